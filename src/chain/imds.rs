@@ -1,0 +1,177 @@
+//! The EC2 instance metadata source, IMDSv2 only, as aws-config (imds/): PUT a session token,
+//! GET the role name, GET the role's credentials. Short timeouts (1 s per step, like
+//! aws-config), one attempt each: credcheck diagnoses, it does not wait out a broken network.
+//!
+//! It tells apart: IMDS disabled; unreachable (Fargate, not EC2); no instance profile; and the
+//! hop-limit signature of a container behind `HttpPutResponseHopLimit=1`: the token PUT hangs
+//! while a plain GET answers 401 at once (DataDog/datadog-agent#55269, awslabs/aws-sdk-rust#760).
+//! Reads: AWS_EC2_METADATA_DISABLED, AWS_EC2_METADATA_SERVICE_ENDPOINT,
+//! AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE.
+
+use super::{json_creds, Ctx, Inspection, Outcome, Resolved, SourceType};
+use crate::env::Env;
+use crate::error::Error;
+use crate::http::{self, FetchError, Fetched, HeaderValue, Request};
+use crate::secret::{sanitize_foreign, Secret};
+use reqwest::{Method, Url};
+use std::time::Duration;
+
+pub const DISABLED: &str = "AWS_EC2_METADATA_DISABLED";
+pub const ENDPOINT: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
+pub const ENDPOINT_MODE: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE";
+pub const DEFAULT_V4: &str = "http://169.254.169.254";
+pub const DEFAULT_V6: &str = "http://[fd00:ec2::254]";
+const STEP_CAP: Duration = Duration::from_secs(1);
+const TOKEN_PATH: &str = "/latest/api/token";
+const ROLE_PATH: &str = "/latest/meta-data/iam/security-credentials/";
+const REGION_PATH: &str = "/latest/meta-data/placement/region";
+
+pub fn is_disabled(env: &Env) -> bool {
+    env.is_true(DISABLED)
+}
+
+/// The base URL, as aws-config picks it: the explicit endpoint, else by mode.
+pub fn endpoint(env: &Env) -> String {
+    if let Some(url) = env.non_blank(ENDPOINT) {
+        return url.trim().trim_end_matches('/').to_string();
+    }
+    match env.non_blank(ENDPOINT_MODE) {
+        Some(mode) if mode.trim().eq_ignore_ascii_case("ipv6") => DEFAULT_V6.into(),
+        _ => DEFAULT_V4.into(),
+    }
+}
+
+pub fn inspect(env: &Env) -> Inspection {
+    if is_disabled(env) {
+        return Inspection::NotConfigured(format!("disabled by {DISABLED}=true"));
+    }
+    Inspection::Configured { source_type: SourceType::IamRole, location: endpoint(env), note: None }
+}
+
+struct Imds<'a> {
+    ctx: &'a Ctx<'a>,
+    base: Url,
+}
+
+pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
+    let base = match Url::parse(&endpoint(ctx.env)) {
+        Ok(base) => base,
+        Err(e) => {
+            let error = Error::config("imds-endpoint-invalid", format!("{ENDPOINT} is not a valid URL: {e}"), "set it to a URL such as http://169.254.169.254, or unset it");
+            return Outcome::Failed { error, http_status: None };
+        }
+    };
+    let imds = Imds { ctx, base };
+    match imds.credentials().await {
+        Ok(resolved) => Outcome::Resolved(Box::new(resolved)),
+        Err(outcome) => outcome,
+    }
+}
+
+impl Imds<'_> {
+    fn url(&self, path: &str) -> Url {
+        self.base.join(path).unwrap_or_else(|_| self.base.clone())
+    }
+
+    fn timeout(&self) -> Duration {
+        self.ctx.budget.request_timeout_capped(STEP_CAP)
+    }
+
+    async fn call(&self, method: Method, path: &str, headers: Vec<(&'static str, HeaderValue<'_>)>) -> Result<Fetched, FetchError> {
+        let url = self.url(path);
+        let request = Request { method, url: &url, headers, timeout: self.timeout() };
+        http::fetch(self.ctx.endpoints, request).await
+    }
+
+    async fn credentials(&self) -> Result<Resolved, Outcome> {
+        let token = self.token().await?;
+        let role = self.role_name(&token).await?;
+        let path = format!("{ROLE_PATH}{role}");
+        let (creds, region) = tokio::join!(self.get(&path, &token), self.get(REGION_PATH, &token));
+        let answer = creds.map_err(|e| self.transport_failure(&e))?;
+        if answer.status != 200 {
+            return Err(failed(status_error(&answer, "the role's credentials")));
+        }
+        let parsed = json_creds::parse(&answer.body).map_err(|why| {
+            failed(Error::problem("imds-bad-response", format!("IMDS answered, but not with credentials: {why}"), "this endpoint does not behave like EC2 IMDS; check the endpoint setting"))
+        })?;
+        Ok(Resolved {
+            creds: parsed.creds,
+            role_arn: None,
+            account_id: parsed.account_id,
+            region: region.ok().filter(|r| r.status == 200).and_then(|r| region_text(&r.body)),
+            detail: Some(format!("instance profile role {role}")),
+            http_status: Some(200),
+        })
+    }
+
+    async fn get(&self, path: &str, token: &Secret) -> Result<Fetched, FetchError> {
+        self.call(Method::GET, path, vec![("x-aws-ec2-metadata-token", HeaderValue::Secret(token))]).await
+    }
+
+    async fn token(&self) -> Result<Secret, Outcome> {
+        let answer = self.call(Method::PUT, TOKEN_PATH, vec![("x-aws-ec2-metadata-token-ttl-seconds", HeaderValue::Plain("21600"))]).await;
+        match answer {
+            Ok(a) if a.status == 200 => Ok(Secret::new(String::from_utf8_lossy(&a.body).trim().to_string())),
+            Ok(a) if a.status == 403 => Err(Outcome::NotLoaded("IMDS refused a session token (HTTP 403): the instance metadata service is turned off for this instance".into())),
+            Ok(a) => Err(failed(status_error(&a, "the session token"))),
+            Err(e) if e.is_timeout() => Err(self.after_token_timeout().await),
+            Err(e) => Err(Outcome::NotLoaded(format!("IMDS unreachable ({}): not on EC2, or on Fargate, where there is no IMDS", e.describe(self.timeout())))),
+        }
+    }
+
+    /// The token PUT timed out: a plain GET that answers 401 at once means the hop limit.
+    async fn after_token_timeout(&self) -> Outcome {
+        match self.call(Method::GET, "/latest/meta-data/", vec![]).await {
+            Ok(a) if a.status == 401 => failed(Error::problem(
+                "imds-hop-limit",
+                "IMDS answers plain requests but the IMDSv2 token PUT times out: the instance's hop limit (1) drops the answer before it reaches this container",
+                "raise it: aws ec2 modify-instance-metadata-options --http-put-response-hop-limit 2 (or the launch template); better, give the task its own role",
+            )),
+            _ => Outcome::NotLoaded(format!(
+                "IMDS unreachable (no answer within {}): not on EC2, or on Fargate, where there is no IMDS",
+                humantime::format_duration(self.timeout())
+            )),
+        }
+    }
+
+    async fn role_name(&self, token: &Secret) -> Result<String, Outcome> {
+        let answer = self.get(ROLE_PATH, token).await.map_err(|e| self.transport_failure(&e))?;
+        match answer.status {
+            200 => String::from_utf8_lossy(&answer.body)
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(|l| sanitize_foreign(l, 128))
+                .ok_or_else(|| Outcome::NotLoaded("no instance profile is attached to this instance (empty role list)".into())),
+            404 => Err(Outcome::NotLoaded("no instance profile is attached to this instance (IMDS answered 404)".into())),
+            _ => Err(failed(status_error(&answer, "the role name"))),
+        }
+    }
+
+    fn transport_failure(&self, err: &FetchError) -> Outcome {
+        failed(Error::unreachable(
+            "imds-unreachable",
+            format!("IMDS gave a token but then failed: {}", err.describe(self.timeout())),
+            "retry; if it persists the instance's metadata service is unhealthy",
+        ))
+    }
+}
+
+fn failed(error: Error) -> Outcome {
+    Outcome::Failed { error, http_status: None }
+}
+
+fn status_error(answer: &Fetched, what: &str) -> Error {
+    let message = format!("IMDS answered HTTP {} when asked for {what}", answer.status);
+    if answer.status >= 500 {
+        return Error::unreachable("imds-unavailable", message, "retry; the metadata service is failing");
+    }
+    Error::problem("imds-rejected", message, "check the instance's metadata options (IMDSv2 required, endpoint enabled)")
+}
+
+fn region_text(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let valid = !text.is_empty() && text.len() <= 32 && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    valid.then(|| text.to_string())
+}

@@ -1,0 +1,215 @@
+//! The profile source: `~/.aws/config` and `~/.aws/credentials`, parsed once with aws-config's
+//! own parser, classified the way aws-config's `resolve_chain` (profile/credentials/repr.rs)
+//! reads a profile (role_arn → assume-role, or web identity; then SSO; credential_process;
+//! static keys), and resolved with aws-config's `ProfileFileCredentialsProvider`, once.
+//! Reads: AWS_PROFILE, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, HOME (through aws-config).
+
+use super::{Creds, Ctx, Inspection, Outcome, Resolved, SourceType};
+use crate::env::Env;
+use crate::error::Error;
+use crate::secret::{sanitize_foreign, KeyId, Secret};
+use aws_config::profile::{Profile, ProfileFileCredentialsProvider, ProfileSet};
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_runtime::env_config::file::EnvConfigFiles;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use std::path::PathBuf;
+
+pub const PROFILE: &str = "AWS_PROFILE";
+pub const CONFIG_FILE: &str = "AWS_CONFIG_FILE";
+pub const CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+
+/// The profile files as the SDK sees them.
+#[derive(Debug)]
+pub struct Profiles {
+    pub selected: String,
+    /// `AWS_PROFILE` names the profile (rather than the implicit `default`).
+    pub explicit: bool,
+    pub config_path: PathBuf,
+    pub credentials_path: PathBuf,
+    pub set: Result<ProfileSet, String>,
+    /// The selected profile has keys in the credentials file (not the config file).
+    keys_in_credentials_file: bool,
+}
+
+impl Profiles {
+    pub async fn load(env: &Env) -> Profiles {
+        let selected = env.non_blank(PROFILE).map(|p| p.trim().to_string());
+        let fs = aws_types::os_shim_internal::Fs::real();
+        let sdk_env = aws_types::os_shim_internal::Env::real();
+        let set = aws_config::profile::load(&fs, &sdk_env, &EnvConfigFiles::default(), None)
+            .await
+            .map_err(|e| sanitize_foreign(&DisplayErrorContext(&e).to_string(), 300));
+        let creds_only = EnvConfigFiles::builder().include_default_credentials_file(true).build();
+        let credentials_set = aws_config::profile::load(&fs, &sdk_env, &creds_only, None).await.ok();
+        let name = selected.clone().unwrap_or_else(|| "default".into());
+        let keys_in_credentials_file = credentials_set
+            .as_ref()
+            .and_then(|s| s.get_profile(&name))
+            .is_some_and(|p| p.get("aws_access_key_id").is_some());
+        if let Ok(set) = &set {
+            register_secrets(set);
+        }
+        Profiles {
+            explicit: selected.is_some(),
+            selected: name,
+            config_path: path(env, CONFIG_FILE, "~/.aws/config"),
+            credentials_path: path(env, CREDENTIALS_FILE, "~/.aws/credentials"),
+            set,
+            keys_in_credentials_file,
+        }
+    }
+
+    pub fn profile(&self) -> Option<&Profile> {
+        self.set.as_ref().ok().and_then(|s| s.get_profile(&self.selected))
+    }
+
+    /// A setting of the selected profile.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.profile().and_then(|p| p.get(key)).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// What kind of source the selected profile is, by aws-config's precedence.
+    pub fn source_type(&self) -> Option<SourceType> {
+        let p = self.profile()?;
+        let has = |k: &str| p.get(k).is_some_and(|v| !v.trim().is_empty());
+        Some(if has("role_arn") {
+            if has("web_identity_token_file") && !has("source_profile") && !has("credential_source") {
+                SourceType::AssumeRoleWithWebIdentity
+            } else {
+                SourceType::AssumeRole
+            }
+        } else if has("web_identity_token_file") {
+            SourceType::AssumeRoleWithWebIdentity
+        } else if has("sso_session") || has("sso_start_url") {
+            SourceType::Sso
+        } else if has("credential_process") {
+            SourceType::CustomProcess
+        } else if has("aws_access_key_id") && self.keys_in_credentials_file {
+            SourceType::SharedCredentialsFile
+        } else if has("aws_access_key_id") {
+            SourceType::ConfigFile
+        } else {
+            return None;
+        })
+    }
+
+    pub fn location(&self) -> String {
+        let file = match self.source_type() {
+            Some(SourceType::SharedCredentialsFile) => &self.credentials_path,
+            _ => &self.config_path,
+        };
+        format!("{} [profile {}]", file.display(), self.selected)
+    }
+}
+
+fn path(env: &Env, var: &str, default: &str) -> PathBuf {
+    env.expand_home(env.non_blank(var).unwrap_or(default).trim())
+}
+
+fn register_secrets(set: &ProfileSet) {
+    for name in set.profiles() {
+        let Some(p) = set.get_profile(name) else { continue };
+        for key in ["aws_secret_access_key", "aws_session_token"] {
+            if let Some(v) = p.get(key) {
+                let _ = Secret::new(v.trim());
+            }
+        }
+        if let Some(id) = p.get("aws_access_key_id") {
+            let _ = KeyId::new(id.trim());
+        }
+    }
+}
+
+pub fn inspect(profiles: &Profiles) -> Inspection {
+    if let Err(why) = &profiles.set {
+        return Inspection::Invalid {
+            source_type: SourceType::ConfigFile,
+            location: profiles.config_path.display().to_string(),
+            error: Error::config("profile-file-invalid", format!("the profile files cannot be parsed: {why}"), "fix the file's syntax: [profile name] sections with key = value lines"),
+        };
+    }
+    if profiles.profile().is_none() {
+        return missing_profile(profiles);
+    }
+    match profiles.source_type() {
+        Some(source_type) => Inspection::Configured { source_type, location: profiles.location(), note: None },
+        None => Inspection::NotConfigured(format!("profile {} defines no credentials", profiles.selected)),
+    }
+}
+
+fn missing_profile(profiles: &Profiles) -> Inspection {
+    if !profiles.explicit {
+        return Inspection::NotConfigured(format!("no [default] profile in {} or {}", profiles.config_path.display(), profiles.credentials_path.display()));
+    }
+    Inspection::Invalid {
+        source_type: SourceType::ConfigFile,
+        location: format!("{PROFILE}={}", profiles.selected),
+        error: Error::config(
+            "profile-not-found",
+            format!("{PROFILE} names the profile {:?}, which is in neither {} nor {}", profiles.selected, profiles.config_path.display(), profiles.credentials_path.display()),
+            format!("fix {PROFILE}, or add the profile (mount the files, or set {CONFIG_FILE})"),
+        ),
+    }
+}
+
+/// Runs aws-config's profile provider once, inside the run's deadline.
+pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
+    let provider = ProfileFileCredentialsProvider::builder()
+        .configure(&ctx.sdk.provider_config(&ctx.budget))
+        .profile_name(ctx.profile.selected.clone())
+        .build();
+    from_sdk(provider.provide_credentials(), ctx, "the profile's credential provider").await
+}
+
+/// Turns an aws-config provider's answer into an outcome, bounded by the time left.
+pub async fn from_sdk<F>(future: F, ctx: &Ctx<'_>, what: &str) -> Outcome
+where
+    F: std::future::Future<Output = aws_credential_types::provider::Result>,
+{
+    let remaining = ctx.budget.remaining();
+    match tokio::time::timeout(remaining, future).await {
+        Ok(Ok(creds)) => Outcome::Resolved(Box::new(resolved(&creds))),
+        Ok(Err(err)) => map_error(&err, what),
+        Err(_) => Outcome::Failed {
+            error: Error::unreachable(
+                "provider-timeout",
+                format!("{what} gave no answer within the deadline ({})", humantime::format_duration(remaining)),
+                "check credential_process, the STS endpoint and the network; raise --deadline if it is merely slow",
+            ),
+            http_status: None,
+        },
+    }
+}
+
+fn resolved(creds: &aws_credential_types::Credentials) -> Resolved {
+    Resolved {
+        creds: Creds {
+            access_key_id: KeyId::new(creds.access_key_id()),
+            secret_access_key: Secret::new(creds.secret_access_key()),
+            session_token: creds.session_token().map(Secret::new),
+            expiration: creds.expiry(),
+        },
+        role_arn: None,
+        account_id: creds.account_id().map(|a| a.as_str().to_string()),
+        region: None,
+        detail: None,
+        http_status: None,
+    }
+}
+
+fn map_error(err: &CredentialsError, what: &str) -> Outcome {
+    let text = sanitize_foreign(&DisplayErrorContext(err).to_string(), 400);
+    let failed = |error| Outcome::Failed { error, http_status: None };
+    match err {
+        CredentialsError::CredentialsNotLoaded(_) => Outcome::NotLoaded(text),
+        CredentialsError::ProviderTimedOut(_) => failed(Error::unreachable("provider-timeout", format!("{what} timed out: {text}"), "check the network path to STS/SSO")),
+        CredentialsError::InvalidConfiguration(_) => failed(Error::config("provider-config", format!("{what} is misconfigured: {text}"), "fix the profile or the variables named above")),
+        _ if is_transport(&text) => failed(Error::unreachable("provider-unreachable", format!("{what} failed: {text}"), "check the network path to STS/SSO, and AWS_ENDPOINT_URL_STS")),
+        _ => failed(Error::problem("provider-failed", format!("{what} failed: {text}"), "the message above names the cause; fix it in the profile or the role's trust policy")),
+    }
+}
+
+fn is_transport(text: &str) -> bool {
+    ["dispatch failure", "timeout", "timed out", "Connection refused", "io error"].iter().any(|s| text.contains(s))
+}

@@ -1,0 +1,216 @@
+//! The one HTTP client for credcheck's own endpoint requests (container endpoint, IMDS, ECS
+//! task metadata), the run's time budget, and the HTTP client handed to the AWS SDK.
+//!
+//! Rules: explicit connect and total timeouts clipped to the run deadline, never a proxy
+//! (the endpoints are link-local or loopback), never a redirect, bodies capped at 64 KiB,
+//! a fixed user agent, TLS roots only when an https URL is actually requested.
+//! Reads no env vars (AWS_CA_BUNDLE arrives through `tls::Roots`).
+
+use crate::error::Error;
+use crate::secret::Secret;
+use crate::tls::{self, Roots};
+use std::time::{Duration, Instant};
+
+pub const BODY_CAP: usize = 64 * 1024;
+pub const USER_AGENT: &str = concat!("credcheck/", env!("CARGO_PKG_VERSION"));
+
+/// The run's clock: every network step takes `min(per-request timeout, time left)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    start: Instant,
+    deadline: Duration,
+    per_request: Duration,
+}
+
+impl Budget {
+    pub fn new(deadline: Duration, per_request: Duration) -> Self {
+        Budget { start: Instant::now(), deadline, per_request }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_sub(self.start.elapsed())
+    }
+
+    /// The timeout for the next request.
+    pub fn request_timeout(&self) -> Duration {
+        self.per_request.min(self.remaining())
+    }
+
+    /// The same, but never more than `cap` (IMDS probes are short on purpose).
+    pub fn request_timeout_capped(&self, cap: Duration) -> Duration {
+        self.request_timeout().min(cap)
+    }
+
+    pub fn is_spent(&self) -> bool {
+        self.remaining().is_zero()
+    }
+}
+
+/// What came back: enough to explain any answer without keeping secrets around longer.
+#[derive(Debug)]
+pub struct Fetched {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Why a request produced no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    ConnectTimeout,
+    /// Connected, but no complete answer in time.
+    ReadTimeout,
+    Refused,
+    /// The name did not resolve.
+    Dns(String),
+    /// The connection broke (reset, closed mid-body).
+    Broken(String),
+    TooLarge,
+    Other(String),
+}
+
+impl FetchError {
+    pub fn describe(&self, timeout: Duration) -> String {
+        let t = humantime::format_duration(timeout);
+        match self {
+            FetchError::ConnectTimeout => format!("connection not established within {t}"),
+            FetchError::ReadTimeout => format!("connected, but no complete answer within {t}"),
+            FetchError::Refused => "connection refused".to_string(),
+            FetchError::Dns(host) => format!("the name {host:?} did not resolve"),
+            FetchError::Broken(why) => format!("the connection broke: {why}"),
+            FetchError::TooLarge => format!("the answer is larger than {} KiB", BODY_CAP / 1024),
+            FetchError::Other(why) => why.clone(),
+        }
+    }
+
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, FetchError::ConnectTimeout | FetchError::ReadTimeout)
+    }
+}
+
+/// A request: method, URL and headers whose values may be secrets.
+pub struct Request<'a> {
+    pub method: reqwest::Method,
+    pub url: &'a reqwest::Url,
+    pub headers: Vec<(&'static str, HeaderValue<'a>)>,
+    pub timeout: Duration,
+}
+
+pub enum HeaderValue<'a> {
+    Plain(&'a str),
+    Secret(&'a Secret),
+}
+
+/// Builds the endpoint client. `roots` is `Some` only when an https URL will be requested.
+pub fn endpoint_client(roots: Option<&Roots>, connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+    let tls = match roots {
+        Some(roots) => roots.rustls_config()?,
+        None => tls::plain_http_config()?,
+    };
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout)
+        .user_agent(USER_AGENT)
+        .http1_only()
+        .pool_max_idle_per_host(0)
+        .build()
+        .map_err(|e| Error::config("http-setup", format!("HTTP client set-up failed: {e}"), "report this as a credcheck bug"))
+}
+
+/// Sends one request and reads at most [`BODY_CAP`] bytes of the answer.
+pub async fn fetch(client: &reqwest::Client, req: Request<'_>) -> Result<Fetched, FetchError> {
+    let timeout = req.timeout;
+    match tokio::time::timeout(timeout, send(client, req)).await {
+        Ok(result) => result,
+        Err(_) => Err(FetchError::ReadTimeout),
+    }
+}
+
+async fn send(client: &reqwest::Client, req: Request<'_>) -> Result<Fetched, FetchError> {
+    let mut builder = client.request(req.method, req.url.clone()).timeout(req.timeout);
+    for (name, value) in req.headers {
+        builder = match value {
+            HeaderValue::Plain(v) => builder.header(name, v),
+            HeaderValue::Secret(s) => builder.header(name, sensitive_header(s).map_err(FetchError::Other)?),
+        };
+    }
+    let mut response = builder.send().await.map_err(|e| classify(&e, req.url))?;
+    let status = response.status().as_u16();
+    let content_type = header_text(&response, reqwest::header::CONTENT_TYPE);
+    let location = header_text(&response, reqwest::header::LOCATION);
+    let body = read_capped(&mut response, req.url).await?;
+    Ok(Fetched { status, content_type, location, body })
+}
+
+fn sensitive_header(secret: &Secret) -> Result<reqwest::header::HeaderValue, String> {
+    let mut value = reqwest::header::HeaderValue::from_str(secret.expose())
+        .map_err(|_| "the header value holds bytes that HTTP headers cannot carry".to_string())?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+fn header_text(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+async fn read_capped(response: &mut reqwest::Response, url: &reqwest::Url) -> Result<Vec<u8>, FetchError> {
+    if response.content_length().is_some_and(|n| n > BODY_CAP as u64) {
+        return Err(FetchError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, url))? {
+        if body.len() + chunk.len() > BODY_CAP {
+            return Err(FetchError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Maps reqwest's error to what a user needs to know. Never includes the URL's query.
+fn classify(err: &reqwest::Error, url: &reqwest::Url) -> FetchError {
+    let chain = error_chain(err);
+    if err.is_timeout() {
+        return if err.is_connect() { FetchError::ConnectTimeout } else { FetchError::ReadTimeout };
+    }
+    if chain.contains("dns error") || chain.contains("failed to lookup address") {
+        return FetchError::Dns(url.host_str().unwrap_or_default().to_string());
+    }
+    if chain.contains("Connection refused") {
+        return FetchError::Refused;
+    }
+    if err.is_connect() {
+        return FetchError::Other(format!("could not connect: {}", last_cause(err)));
+    }
+    if err.is_body() || err.is_decode() || chain.contains("reset") || chain.contains("closed") {
+        return FetchError::Broken(last_cause(err));
+    }
+    FetchError::Other(last_cause(err))
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}
+
+/// The innermost cause of an error chain, made printable.
+pub fn last_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: &dyn std::error::Error = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    crate::secret::sanitize_foreign(&cur.to_string(), 160)
+}

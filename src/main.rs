@@ -1,0 +1,8 @@
+//! The `credcheck` binary: everything lives in the library so tests and examples share it.
+#![forbid(unsafe_code)]
+
+fn main() {
+    let code = credcheck::main_entry();
+    // Exit now: do not wait for a stalled resolver thread or a hung credential_process.
+    std::process::exit(code);
+}

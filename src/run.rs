@@ -1,0 +1,119 @@
+//! One run: set-up, the chain walk (with the ECS task metadata fetched concurrently), one STS
+//! call with the winner's credentials, and the report. Nothing here prints.
+//! Reads (through `Env` and the modules it calls): see `chain`, `sdk`, `tls`, `ecs_metadata`.
+
+use crate::chain::{self, container, env_vars, imds, profile::Profiles, Ctx, Provider, Walk};
+use crate::ecs_metadata;
+use crate::env::Env;
+use crate::error::Error;
+use crate::http::{self, Budget};
+use crate::notes;
+use crate::report::{Inputs, Report};
+use crate::sdk::{self, RegionChoice, Sdk};
+use crate::settings::Settings;
+use crate::sts;
+use crate::tls::Roots;
+use crate::warning::{self, Warning};
+use std::time::Duration;
+
+/// Slack between the inner per-step bounds and the hard stop, well inside the 250 ms promise.
+const HARD_STOP_SLACK: Duration = Duration::from_millis(100);
+
+pub async fn run(settings: &Settings, env: &Env) -> Report {
+    let budget = Budget::new(settings.deadline, settings.timeout);
+    let hard_stop = settings.deadline + HARD_STOP_SLACK;
+    match tokio::time::timeout(hard_stop, gather(settings, env, budget)).await {
+        Ok(Ok(report)) => report,
+        Ok(Err(error)) => failed(settings, env, error, budget),
+        Err(_) => failed(settings, env, deadline_error(settings.deadline), budget),
+    }
+}
+
+fn deadline_error(deadline: Duration) -> Error {
+    Error::unreachable(
+        "deadline-exceeded",
+        format!("the run did not finish within --deadline {}", humantime::format_duration(deadline)),
+        "an endpoint is hanging; run credcheck without --deadline limits in a shell to see which, or raise --deadline",
+    )
+}
+
+/// A report that holds only a set-up error, so json consumers still get their one line.
+fn failed(settings: &Settings, env: &Env, error: Error, budget: Budget) -> Report {
+    let mut walk = Walk::default();
+    walk.stopped_at = None;
+    let mut report = Report::build(Inputs {
+        env,
+        settings,
+        walk,
+        sts: None,
+        region: None,
+        context: None,
+        warnings: Vec::new(),
+        notes: Vec::new(),
+        elapsed: budget.elapsed(),
+    });
+    report.errors = vec![error];
+    report.exit_code = report.errors[0].exit_code();
+    report.ok = false;
+    report
+}
+
+async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report, Error> {
+    env_vars::register_secrets(env);
+    let profiles = Profiles::load(env).await;
+    let container = container::plan(env, &budget).await;
+    let endpoint_tls = container.target().is_some_and(|t| t.url.scheme() == "https") || imds::endpoint(env).starts_with("https");
+    let sdk_tls = sdk::needs_tls(env, &profiles);
+    let roots = if endpoint_tls || sdk_tls { Some(Roots::load(env)?) } else { None };
+    let endpoints = http::endpoint_client(roots.as_ref().filter(|_| endpoint_tls), settings.timeout)?;
+    let mut sdk = Sdk::new(env, &profiles, roots.as_ref().filter(|_| sdk_tls), settings.timeout)?;
+    let ctx = Ctx { env, settings, budget, endpoints: &endpoints, sdk: &sdk, profile: &profiles, container: &container };
+    let want_context = !settings.is_health();
+    let context_fetch = async {
+        match want_context {
+            true => ecs_metadata::fetch(env, &endpoints, &budget).await,
+            false => None,
+        }
+    };
+    let (walk, context) = tokio::join!(chain::walk(&ctx), context_fetch);
+    sdk.region = region(&walk, sdk.region.take());
+    let sts = match (&walk.winner, settings.sts) {
+        (Some((_, resolved)), true) => Some(sts::caller_identity(&sdk, &resolved.creds, &budget).await),
+        _ => None,
+    };
+    let warnings = warnings(env, &walk, &container, &profiles, sdk.region.as_ref());
+    Ok(Report::build(Inputs {
+        env,
+        settings,
+        walk,
+        sts,
+        region: sdk.region.clone(),
+        context,
+        warnings,
+        notes: notes::notes(env, &profiles),
+        elapsed: budget.elapsed(),
+    }))
+}
+
+/// The configured region; else the one IMDS reported; else none (STS then uses us-east-1).
+fn region(walk: &Walk, configured: Option<RegionChoice>) -> Option<RegionChoice> {
+    configured.or_else(|| match &walk.winner {
+        Some((Provider::Imds, r)) => r.region.clone().map(|region| RegionChoice { region, origin: "imds".into() }),
+        _ => None,
+    })
+}
+
+fn warnings(env: &Env, walk: &Walk, container: &container::Plan, profiles: &Profiles, region: Option<&RegionChoice>) -> Vec<Warning> {
+    let mut out = warning::shadowing(walk);
+    out.extend(warning::environment(env, container));
+    let token = warning::web_identity_token_file(env, profiles.get("web_identity_token_file"));
+    out.extend(warning::web_identity_token(env, token.as_ref()));
+    if region.is_none() && walk.winner.is_some() {
+        out.push(Warning::new(
+            "no-region",
+            format!("no region is configured (AWS_REGION, AWS_DEFAULT_REGION, profile); STS was asked in {}", sdk::FALLBACK_REGION),
+            "set AWS_REGION: most SDK clients fail without one",
+        ));
+    }
+    out
+}

@@ -1,0 +1,122 @@
+//! What the AWS SDK needs from credcheck: the region, the STS endpoint override, and one
+//! HTTP client (rustls + ring, the bundled roots plus AWS_CA_BUNDLE, built only when an https
+//! endpoint can be reached). Region and endpoints follow the SDKs' precedence: env, then the
+//! selected profile. The region is never looked up from IMDS here (that costs 2 s when IMDS is
+//! silent, and would be traffic the user did not ask for); IMDS hands it over when it wins.
+//! Reads: AWS_REGION, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL,
+//! AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
+
+use crate::chain::profile::Profiles;
+use crate::env::Env;
+use crate::error::Error;
+use crate::http::Budget;
+use crate::tls::Roots;
+use aws_config::provider_config::ProviderConfig;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::Region;
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_http_client::tls::{self as smithy_tls, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+
+pub const REGION: &str = "AWS_REGION";
+pub const DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+pub const ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
+pub const ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+pub const IGNORE_ENDPOINT_URLS: &str = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS";
+/// GetCallerIdentity needs some region; the global endpoint's is us-east-1.
+pub const FALLBACK_REGION: &str = "us-east-1";
+
+#[derive(Debug, Clone)]
+pub struct RegionChoice {
+    pub region: String,
+    /// Where it came from: a variable name, `profile <name>`, `imds`, or `default`.
+    pub origin: String,
+}
+
+pub struct Sdk {
+    pub http: SharedHttpClient,
+    pub region: Option<RegionChoice>,
+    pub sts_endpoint: Option<String>,
+    timeout: std::time::Duration,
+}
+
+impl Sdk {
+    pub fn new(env: &Env, profiles: &Profiles, roots: Option<&Roots>, timeout: std::time::Duration) -> Result<Sdk, Error> {
+        let region = region(env, profiles)?;
+        let sts_endpoint = sts_endpoint(env, profiles);
+        Ok(Sdk { http: http_client(roots)?, region, sts_endpoint, timeout })
+    }
+
+    /// The configuration handed to aws-config's providers (profile, web identity).
+    pub fn provider_config(&self, budget: &Budget) -> ProviderConfig {
+        let region = self.region.as_ref().map(|r| Region::new(r.region.clone())).unwrap_or_else(|| Region::from_static(FALLBACK_REGION));
+        ProviderConfig::without_region()
+            .with_http_client(self.http.clone())
+            .with_sleep_impl(TokioSleep::new())
+            .with_region(Some(region))
+            .with_retry_config(RetryConfig::standard().with_max_attempts(1))
+            .with_timeout_config(self.timeouts(budget))
+    }
+
+    pub fn timeouts(&self, budget: &Budget) -> TimeoutConfig {
+        let per = self.timeout.min(budget.remaining());
+        TimeoutConfig::builder().connect_timeout(per).read_timeout(per).operation_timeout(budget.remaining()).build()
+    }
+}
+
+/// Whether any endpoint the SDK may call speaks TLS: STS by default, any https override, SSO.
+pub fn needs_tls(env: &Env, profiles: &Profiles) -> bool {
+    let sts_https = sts_endpoint(env, profiles).is_none_or(|e| e.trim().to_ascii_lowercase().starts_with("https"));
+    let sso = profiles.get("sso_start_url").is_some() || profiles.get("sso_session").is_some();
+    sts_https || sso
+}
+
+fn http_client(roots: Option<&Roots>) -> Result<SharedHttpClient, Error> {
+    let builder = aws_smithy_http_client::Builder::new();
+    let Some(roots) = roots else {
+        return Ok(builder.build_http());
+    };
+    let context = TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_native_roots(false).with_pem_certificate(roots.pem()))
+        .build()
+        .map_err(|e| Error::config("tls-setup", format!("TLS set-up for the SDK failed: {e}"), "check AWS_CA_BUNDLE"))?;
+    Ok(builder.tls_provider(smithy_tls::Provider::Rustls(CryptoMode::Ring)).tls_context(context).build_https())
+}
+
+fn region(env: &Env, profiles: &Profiles) -> Result<Option<RegionChoice>, Error> {
+    let from_env = [REGION, DEFAULT_REGION].into_iter().find_map(|v| env.non_blank(v).map(|r| (r.trim().to_string(), v.to_string())));
+    let from_profile = || profiles.get("region").map(|r| (r.to_string(), format!("profile {}", profiles.selected)));
+    let Some((region, origin)) = from_env.or_else(from_profile) else { return Ok(None) };
+    ensure_region(&region, &origin)?;
+    Ok(Some(RegionChoice { region, origin }))
+}
+
+/// A region is a DNS label: letters, digits and dashes.
+pub fn ensure_region(region: &str, origin: &str) -> Result<(), Error> {
+    let valid = !region.is_empty()
+        && region.len() <= 63
+        && region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !region.starts_with('-')
+        && !region.ends_with('-');
+    if valid {
+        return Ok(());
+    }
+    Err(Error::config(
+        "invalid-region",
+        format!("the region {:?} (from {origin}) is not a valid region name", crate::secret::sanitize_foreign(region, 40)),
+        "set AWS_REGION to a region such as us-east-1 or eu-west-1",
+    ))
+}
+
+/// aws-config's precedence for a service endpoint: ignore switch, service variable, global
+/// variable, then the profile's `endpoint_url`.
+fn sts_endpoint(env: &Env, profiles: &Profiles) -> Option<String> {
+    if env.is_true(IGNORE_ENDPOINT_URLS) || profiles.get("ignore_configured_endpoint_urls").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return None;
+    }
+    env.non_blank(ENDPOINT_URL_STS)
+        .or_else(|| env.non_blank(ENDPOINT_URL))
+        .or_else(|| profiles.get("endpoint_url"))
+        .map(|s| s.trim().to_string())
+}
