@@ -6,10 +6,13 @@
 
 use crate::secret;
 use std::io::{self, Write};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
-/// Targets whose trace output dumps whole requests and responses.
-const CAPS: &[&str] = &["aws_smithy_runtime=debug", "aws_smithy_http_client=debug", "hyper_util=info", "h2=info", "rustls=info"];
+/// Targets whose trace output dumps whole requests and responses: never above debug.
+const CAPS: &[&str] = &["aws_smithy_runtime", "aws_smithy_http_client", "hyper_util", "h2", "rustls"];
 
 struct ScrubbingStderr;
 
@@ -26,11 +29,9 @@ impl Write for ScrubbingStderr {
 }
 
 pub fn init() {
-    let mut filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("off"));
-    for cap in CAPS {
-        if let Ok(directive) = cap.parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    let _ = tracing_subscriber::fmt().with_writer(|| ScrubbingStderr).with_env_filter(filter).with_ansi(false).try_init();
+    // Unset or unparsable RUST_LOG: no subscriber at all, so logging costs nothing.
+    let Ok(filter) = EnvFilter::try_from_env("RUST_LOG") else { return };
+    let caps = CAPS.iter().fold(Targets::new().with_default(LevelFilter::TRACE), |t, target| t.with_target(*target, LevelFilter::DEBUG));
+    let output = tracing_subscriber::fmt::layer().with_writer(|| ScrubbingStderr).with_ansi(false);
+    let _ = tracing_subscriber::registry().with(filter).with(caps).with(output).try_init();
 }

@@ -125,6 +125,18 @@ pub fn role_name_of(arn_or_name: &str) -> String {
     }
 }
 
+fn is_dns_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
 fn deadline_error() -> Error {
     Error::unreachable("sts-timeout", "STS gave no answer within the deadline", "check the network path to STS (proxy, VPC endpoint, security groups) or raise --deadline")
 }
@@ -138,6 +150,13 @@ fn map_error<R: std::fmt::Debug>(err: &SdkError<aws_sdk_sts::operation::get_call
         SdkError::TimeoutError(_) => deadline_error(),
         SdkError::DispatchFailure(failure) => {
             let why = failure.as_connector_error().map(|c| crate::http::last_cause(c));
+            if failure.as_connector_error().is_some_and(|c| is_dns_failure(c)) {
+                return Error::config(
+                    "unresolvable-host",
+                    format!("the STS endpoint's host name did not resolve: {}", why.unwrap_or_default()),
+                    "use an IP literal in AWS_ENDPOINT_URL_STS, or add the name to /etc/hosts (a FROM scratch image has none)",
+                );
+            }
             let timed_out = failure.is_timeout() || budget.is_spent();
             Error::unreachable(
                 if timed_out { "sts-timeout" } else { "sts-unreachable" },
