@@ -5,7 +5,7 @@
 
 use crate::env::Env;
 use crate::http::{self, Budget, HeaderValue, Request};
-use crate::secret::sanitize_foreign;
+use crate::secret::printable;
 use reqwest::Url;
 use serde::Serialize;
 use serde_json::Value;
@@ -51,7 +51,7 @@ pub fn parse(body: &[u8]) -> Option<EcsContext> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let o = value.as_object()?;
     let text = |k: &str| match o.get(k) {
-        Some(Value::String(s)) if !s.is_empty() => Some(sanitize_foreign(s, 256)),
+        Some(Value::String(s)) if !s.is_empty() => Some(printable(s, 256)),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };

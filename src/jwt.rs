@@ -6,7 +6,7 @@ use base64::Engine;
 use serde_json::Value;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::secret::sanitize_foreign;
+use crate::secret::printable;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Claims {
@@ -24,10 +24,10 @@ pub fn claims(token: &str) -> Option<Claims> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     let value: Value = serde_json::from_slice(&bytes).ok()?;
     let object = value.as_object()?;
-    let text = |k: &str| object.get(k).and_then(Value::as_str).map(|s| sanitize_foreign(s, 200));
+    let text = |k: &str| object.get(k).and_then(Value::as_str).map(|s| printable(s, 200));
     let aud = match object.get("aud") {
-        Some(Value::String(s)) => vec![sanitize_foreign(s, 200)],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(|s| sanitize_foreign(s, 200)).collect(),
+        Some(Value::String(s)) => vec![printable(s, 200)],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(|s| printable(s, 200)).collect(),
         _ => Vec::new(),
     };
     let exp = object.get("exp").and_then(Value::as_f64).filter(|e| e.is_finite() && *e >= 0.0 && *e < 1e11);

@@ -110,8 +110,8 @@ pub fn mask_key_id(id: &str) -> String {
     format!("{head}…{tail}")
 }
 
-/// Makes text received from a peer printable: one line, bounded, and with every run that
-/// looks like key material (≥ 20 base64-ish characters) and every registered secret hidden.
+/// Makes free text received from a peer printable (error messages, agent messages): one line,
+/// bounded, every registered secret replaced, and every run that looks like key material hidden.
 pub fn sanitize_foreign(text: &str, max_chars: usize) -> String {
     let scrubbed = scrub(text);
     let mut out = String::new();
@@ -128,12 +128,27 @@ pub fn sanitize_foreign(text: &str, max_chars: usize) -> String {
     truncate_chars(out.trim(), max_chars)
 }
 
+/// Makes a structured field from a peer printable (an ARN, an account, a claim): registered
+/// secrets replaced, control characters removed, length bounded. No heuristic: ARNs stay whole.
+pub fn printable(text: &str, max_chars: usize) -> String {
+    let clean: String = scrub(text).chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    truncate_chars(clean.trim(), max_chars)
+}
+
 fn is_key_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.')
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-')
+}
+
+/// Secret keys and tokens are long and mix cases and digits; names and ARNs rarely do.
+fn looks_like_key_material(run: &str) -> bool {
+    let len = run.chars().count();
+    let has = |f: fn(&char) -> bool| run.chars().any(|c| f(&c));
+    let mixed = has(char::is_ascii_digit) && has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase);
+    (len >= SECRET_LIKE_RUN && mixed) || (len >= 2 * SECRET_LIKE_RUN && has(char::is_ascii_digit))
 }
 
 fn flush_run(out: &mut String, run: &mut String) {
-    if run.chars().count() >= SECRET_LIKE_RUN {
+    if looks_like_key_material(run) {
         out.push_str("[redacted]");
     } else {
         out.push_str(run);
@@ -211,6 +226,13 @@ mod tests {
         assert!(!out.contains("wJalr"), "{out}");
         assert!(!out.contains("abc-registered-secret"), "{out}");
         assert!(!out.contains('\n'));
+    }
+
+    #[test]
+    fn names_and_arns_survive_foreign_sanitising() {
+        let text = "role arn:aws:iam::123456789012:role/my-application-production-task-role not found";
+        assert_eq!(sanitize_foreign(text, 200), text);
+        assert_eq!(printable("arn:aws:sts::1:assumed-role/r/0f4b2f539a1e4c368d7b2f6c1e0b7a55", 200), "arn:aws:sts::1:assumed-role/r/0f4b2f539a1e4c368d7b2f6c1e0b7a55");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::chain::Creds;
 use crate::error::Error;
 use crate::http::Budget;
 use crate::sdk::{Sdk, FALLBACK_REGION};
-use crate::secret::sanitize_foreign;
+use crate::secret::{printable, sanitize_foreign};
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
@@ -102,9 +102,9 @@ fn identity(account: Option<&str>, arn: Option<&str>, user_id: Option<&str>) -> 
         return Err(Error::problem("sts-bad-response", "STS answered without an account or ARN", "the STS endpoint is not behaving like STS; check AWS_ENDPOINT_URL_STS"));
     };
     Ok(Identity {
-        account: sanitize_foreign(account, 32),
-        arn: sanitize_foreign(arn, 256),
-        user_id: sanitize_foreign(user_id.unwrap_or_default(), 128),
+        account: printable(account, 32),
+        arn: printable(arn, 256),
+        user_id: printable(user_id.unwrap_or_default(), 128),
         role_name: role_from_assumed_arn(arn),
     })
 }

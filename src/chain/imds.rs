@@ -12,7 +12,7 @@ use super::{json_creds, Ctx, Inspection, Outcome, Resolved, SourceType};
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::{self, FetchError, Fetched, HeaderValue, Request};
-use crate::secret::{sanitize_foreign, Secret};
+use crate::secret::{printable, Secret};
 use reqwest::{Method, Url};
 use std::time::Duration;
 
@@ -142,7 +142,7 @@ impl Imds<'_> {
                 .lines()
                 .map(str::trim)
                 .find(|l| !l.is_empty())
-                .map(|l| sanitize_foreign(l, 128))
+                .map(|l| printable(l, 128))
                 .ok_or_else(|| Outcome::NotLoaded("no instance profile is attached to this instance (empty role list)".into())),
             404 => Err(Outcome::NotLoaded("no instance profile is attached to this instance (IMDS answered 404)".into())),
             _ => Err(failed(status_error(&answer, "the role name"))),

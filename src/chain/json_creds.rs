@@ -7,7 +7,7 @@
 //! Reads no env vars.
 
 use super::Creds;
-use crate::secret::{sanitize_foreign, KeyId, Secret};
+use crate::secret::{printable, sanitize_foreign, KeyId, Secret};
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde_json::{Map, Value};
 use std::time::SystemTime;
@@ -43,8 +43,8 @@ pub fn parse(body: &[u8]) -> Result<Parsed, String> {
     };
     Ok(Parsed {
         creds,
-        role_arn: optional(object, &["RoleArn"])?.map(|s| sanitize_foreign(&s, 256)),
-        account_id: optional(object, &["AccountId"])?.map(|s| sanitize_foreign(&s, 32)),
+        role_arn: optional(object, &["RoleArn"])?.map(|s| printable(&s, 256)),
+        account_id: optional(object, &["AccountId"])?.map(|s| printable(&s, 32)),
     })
 }
 
