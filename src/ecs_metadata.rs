@@ -27,24 +27,49 @@ pub struct EcsContext {
 
 /// Whether the environment says this is an ECS task (whatever the task role).
 pub fn is_ecs_task(env: &Env) -> bool {
-    env.non_blank(URI_V4).is_some() || env.non_blank(URI_V3).is_some() || env.get(EXECUTION_ENV).is_some_and(|v| v.starts_with("AWS_ECS"))
+    env.non_blank(URI_V4).is_some()
+        || env.non_blank(URI_V3).is_some()
+        || env
+            .get(EXECUTION_ENV)
+            .is_some_and(|v| v.starts_with("AWS_ECS"))
 }
 
 /// `None` when the variable is unset; `Some(Err(why))` when the fetch failed.
-pub async fn fetch(env: &Env, client: &reqwest::Client, budget: &Budget) -> Option<Result<EcsContext, String>> {
+pub async fn fetch(
+    env: &Env,
+    client: &reqwest::Client,
+    budget: &Budget,
+) -> Option<Result<EcsContext, String>> {
     let base = env.non_blank(URI_V4)?.trim().trim_end_matches('/');
     Some(fetch_task(base, client, budget).await)
 }
 
-async fn fetch_task(base: &str, client: &reqwest::Client, budget: &Budget) -> Result<EcsContext, String> {
-    let url = Url::parse(&format!("{base}/task")).map_err(|e| format!("{URI_V4} is not a valid URL: {e}"))?;
+async fn fetch_task(
+    base: &str,
+    client: &reqwest::Client,
+    budget: &Budget,
+) -> Result<EcsContext, String> {
+    let url = Url::parse(&format!("{base}/task"))
+        .map_err(|e| format!("{URI_V4} is not a valid URL: {e}"))?;
     let timeout = budget.request_timeout();
-    let request = Request { method: reqwest::Method::GET, url: &url, headers: Vec::<(&str, HeaderValue)>::new(), timeout };
-    let answer = http::fetch(client, request).await.map_err(|e| format!("task metadata endpoint: {}", e.describe(timeout)))?;
+    let request = Request {
+        method: reqwest::Method::GET,
+        url: &url,
+        headers: Vec::<(&str, HeaderValue)>::new(),
+        timeout,
+    };
+    let answer = http::fetch(client, request)
+        .await
+        .map_err(|e| format!("task metadata endpoint: {}", e.describe(timeout)))?;
     if answer.status != 200 {
-        return Err(format!("task metadata endpoint answered HTTP {}", answer.status));
+        return Err(format!(
+            "task metadata endpoint answered HTTP {}",
+            answer.status
+        ));
     }
-    parse(&answer.body).ok_or_else(|| "task metadata endpoint answered, but not with task metadata JSON".to_string())
+    parse(&answer.body).ok_or_else(|| {
+        "task metadata endpoint answered, but not with task metadata JSON".to_string()
+    })
 }
 
 pub fn parse(body: &[u8]) -> Option<EcsContext> {

@@ -20,14 +20,28 @@ impl Env {
     /// Snapshot of the real process: variables (lossily decoded, never a panic) and the clock.
     pub fn from_process() -> Self {
         let vars = std::env::vars_os()
-            .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.to_string_lossy().into_owned(),
+                )
+            })
             .collect();
-        Env { vars, now: SystemTime::now() }
+        Env {
+            vars,
+            now: SystemTime::now(),
+        }
     }
 
     /// A synthetic environment for tests.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, now: SystemTime) -> Self {
-        let vars = pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        now: SystemTime,
+    ) -> Self {
+        let vars = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Env { vars, now }
     }
 
@@ -47,7 +61,8 @@ impl Env {
 
     /// `true`/`TRUE`/`True`, as the SDKs parse boolean variables.
     pub fn is_true(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        self.get(key)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
 
     pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {

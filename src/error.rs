@@ -51,8 +51,18 @@ pub struct Error {
 }
 
 impl Error {
-    pub fn new(kind: Kind, code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Error { kind, code, message: message.into(), hint: hint.into() }
+    pub fn new(
+        kind: Kind,
+        code: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Error {
+            kind,
+            code,
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 
     pub fn usage(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
@@ -63,11 +73,19 @@ impl Error {
         Self::new(Kind::Config, code, message, hint)
     }
 
-    pub fn unreachable(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub fn unreachable(
+        code: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
         Self::new(Kind::Unreachable, code, message, hint)
     }
 
-    pub fn problem(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub fn problem(
+        code: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
         Self::new(Kind::Problem, code, message, hint)
     }
 
@@ -83,3 +101,17 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// An error and its sources as one line, each cause once (aws-config nests the same message).
+pub fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}

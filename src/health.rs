@@ -14,11 +14,33 @@ pub fn verdict(report: &Report, min_ttl: Duration) -> (String, i32) {
     if let Some(e) = report.errors.first() {
         return (format!("unhealthy: {} [{}]", e.message, e.code), UNHEALTHY);
     }
-    if let Some(secs) = report.expires_in_secs.filter(|s| *s < min_ttl.as_secs() as i64) {
-        return (format!("unhealthy: the credentials expire in {} (--min-ttl {})", short(Duration::from_secs(secs.max(0) as u64)), short(min_ttl)), UNHEALTHY);
+    if let Some(secs) = report
+        .expires_in_secs
+        .filter(|s| *s < min_ttl.as_secs() as i64)
+    {
+        return (
+            format!(
+                "unhealthy: the credentials expire in {} (--min-ttl {})",
+                short(Duration::from_secs(secs.max(0) as u64)),
+                short(min_ttl)
+            ),
+            UNHEALTHY,
+        );
     }
     let source = report.source.map(|s| s.name()).unwrap_or("none");
-    let who = report.role_arn.as_deref().or(report.identity.as_ref().map(|i| i.arn.as_str())).unwrap_or_else(|| report.access_key_id.as_deref().unwrap_or(""));
-    let ttl = report.expires_in_secs.map(|s| format!(", expires in {}", short(Duration::from_secs(s.max(0) as u64)))).unwrap_or_default();
+    let who = report
+        .role_arn
+        .as_deref()
+        .or(report.identity.as_ref().map(|i| i.arn.as_str()))
+        .unwrap_or_else(|| report.access_key_id.as_deref().unwrap_or(""));
+    let ttl = report
+        .expires_in_secs
+        .map(|s| {
+            format!(
+                ", expires in {}",
+                short(Duration::from_secs(s.max(0) as u64))
+            )
+        })
+        .unwrap_or_default();
     (format!("healthy: {source} {who}{ttl}"), HEALTHY)
 }

@@ -24,7 +24,11 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(deadline: Duration, per_request: Duration) -> Self {
-        Budget { start: Instant::now(), deadline, per_request }
+        Budget {
+            start: Instant::now(),
+            deadline,
+            per_request,
+        }
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -107,7 +111,10 @@ pub enum HeaderValue<'a> {
 }
 
 /// Builds the endpoint client. `roots` is `Some` only when an https URL will be requested.
-pub fn endpoint_client(roots: Option<&Roots>, connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+pub fn endpoint_client(
+    roots: Option<&Roots>,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, Error> {
     let tls = match roots {
         Some(roots) => roots.rustls_config()?,
         None => tls::plain_http_config()?,
@@ -121,7 +128,13 @@ pub fn endpoint_client(roots: Option<&Roots>, connect_timeout: Duration) -> Resu
         .http1_only()
         .pool_max_idle_per_host(0)
         .build()
-        .map_err(|e| Error::config("http-setup", format!("HTTP client set-up failed: {e}"), "report this as a credcheck bug"))
+        .map_err(|e| {
+            Error::config(
+                "http-setup",
+                format!("HTTP client set-up failed: {e}"),
+                "report this as a credcheck bug",
+            )
+        })
 }
 
 /// Sends one request and reads at most [`BODY_CAP`] bytes of the answer.
@@ -134,11 +147,15 @@ pub async fn fetch(client: &reqwest::Client, req: Request<'_>) -> Result<Fetched
 }
 
 async fn send(client: &reqwest::Client, req: Request<'_>) -> Result<Fetched, FetchError> {
-    let mut builder = client.request(req.method, req.url.clone()).timeout(req.timeout);
+    let mut builder = client
+        .request(req.method, req.url.clone())
+        .timeout(req.timeout);
     for (name, value) in req.headers {
         builder = match value {
             HeaderValue::Plain(v) => builder.header(name, v),
-            HeaderValue::Secret(s) => builder.header(name, sensitive_header(s).map_err(FetchError::Other)?),
+            HeaderValue::Secret(s) => {
+                builder.header(name, sensitive_header(s).map_err(FetchError::Other)?)
+            }
         };
     }
     let mut response = builder.send().await.map_err(|e| classify(&e, req.url))?;
@@ -146,7 +163,12 @@ async fn send(client: &reqwest::Client, req: Request<'_>) -> Result<Fetched, Fet
     let content_type = header_text(&response, reqwest::header::CONTENT_TYPE);
     let location = header_text(&response, reqwest::header::LOCATION);
     let body = read_capped(&mut response, req.url).await?;
-    Ok(Fetched { status, content_type, location, body })
+    Ok(Fetched {
+        status,
+        content_type,
+        location,
+        body,
+    })
 }
 
 fn sensitive_header(secret: &Secret) -> Result<reqwest::header::HeaderValue, String> {
@@ -157,11 +179,21 @@ fn sensitive_header(secret: &Secret) -> Result<reqwest::header::HeaderValue, Str
 }
 
 fn header_text(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
-    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
-async fn read_capped(response: &mut reqwest::Response, url: &reqwest::Url) -> Result<Vec<u8>, FetchError> {
-    if response.content_length().is_some_and(|n| n > BODY_CAP as u64) {
+async fn read_capped(
+    response: &mut reqwest::Response,
+    url: &reqwest::Url,
+) -> Result<Vec<u8>, FetchError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > BODY_CAP as u64)
+    {
         return Err(FetchError::TooLarge);
     }
     let mut body = Vec::new();
@@ -178,7 +210,11 @@ async fn read_capped(response: &mut reqwest::Response, url: &reqwest::Url) -> Re
 fn classify(err: &reqwest::Error, url: &reqwest::Url) -> FetchError {
     let chain = error_chain(err);
     if err.is_timeout() {
-        return if err.is_connect() { FetchError::ConnectTimeout } else { FetchError::ReadTimeout };
+        return if err.is_connect() {
+            FetchError::ConnectTimeout
+        } else {
+            FetchError::ReadTimeout
+        };
     }
     if chain.contains("dns error") || chain.contains("failed to lookup address") {
         return FetchError::Dns(url.host_str().unwrap_or_default().to_string());

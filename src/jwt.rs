@@ -21,16 +21,30 @@ pub fn claims(token: &str) -> Option<Claims> {
     let mut parts = token.trim().split('.');
     let (_header, payload) = (parts.next()?, parts.next()?);
     parts.next()?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
     let value: Value = serde_json::from_slice(&bytes).ok()?;
     let object = value.as_object()?;
-    let text = |k: &str| object.get(k).and_then(Value::as_str).map(|s| printable(s, 200));
+    let text = |k: &str| {
+        object
+            .get(k)
+            .and_then(Value::as_str)
+            .map(|s| printable(s, 200))
+    };
     let aud = match object.get("aud") {
         Some(Value::String(s)) => vec![printable(s, 200)],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(|s| printable(s, 200)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|s| printable(s, 200))
+            .collect(),
         _ => Vec::new(),
     };
-    let exp = object.get("exp").and_then(Value::as_f64).filter(|e| e.is_finite() && *e >= 0.0 && *e < 1e11);
+    let exp = object
+        .get("exp")
+        .and_then(Value::as_f64)
+        .filter(|e| e.is_finite() && *e >= 0.0 && *e < 1e11);
     Some(Claims {
         iss: text("iss"),
         sub: text("sub"),
@@ -45,7 +59,11 @@ mod tests {
 
     fn token(payload: &str) -> String {
         let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        format!("{}.{}.sig", e.encode(r#"{"alg":"RS256"}"#), e.encode(payload))
+        format!(
+            "{}.{}.sig",
+            e.encode(r#"{"alg":"RS256"}"#),
+            e.encode(payload)
+        )
     }
 
     #[test]

@@ -38,10 +38,19 @@ pub fn main_entry() -> i32 {
     let is_health = args.get(1).is_some_and(|a| a == "health");
     let settings = match parse(args) {
         Ok(settings) => settings,
-        Err(code) => return if is_health && code != exit::OK { health::UNHEALTHY } else { code },
+        Err(code) => {
+            return if is_health && code != exit::OK {
+                health::UNHEALTHY
+            } else {
+                code
+            }
+        }
     };
     let env = env::Env::from_process();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("credcheck: cannot start the async runtime: {e}");
@@ -55,10 +64,17 @@ pub fn main_entry() -> i32 {
 fn parse(args: Vec<std::ffi::OsString>) -> Result<Settings, i32> {
     let cli = cli::Cli::try_parse_from(args).map_err(|e| {
         let _ = e.print();
-        if e.use_stderr() { exit::CONFIG } else { exit::OK }
+        if e.use_stderr() {
+            exit::CONFIG
+        } else {
+            exit::OK
+        }
     })?;
     Settings::from_cli(cli).map_err(|e| {
-        eprintln!("credcheck: error: {} [{}]\n  hint: {}", e.message, e.code, e.hint);
+        eprintln!(
+            "credcheck: error: {} [{}]\n  hint: {}",
+            e.message, e.code, e.hint
+        );
         e.exit_code()
     })
 }
@@ -66,7 +82,10 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Settings, i32> {
 fn finish(settings: &Settings, report: &report::Report) -> i32 {
     match &settings.mode {
         Mode::Report => {
-            write_quietly(&mut std::io::stdout(), &render::render(report, settings.format));
+            write_quietly(
+                &mut std::io::stdout(),
+                &render::render(report, settings.format),
+            );
             report.exit_code
         }
         Mode::Health { min_ttl } => {
@@ -79,7 +98,10 @@ fn finish(settings: &Settings, report: &report::Report) -> i32 {
             code
         }
         Mode::Wrap { cmd, require } => {
-            write_quietly(&mut std::io::stderr(), &render::render(report, settings.format));
+            write_quietly(
+                &mut std::io::stderr(),
+                &render::render(report, settings.format),
+            );
             if *require && !report.ok {
                 eprintln!("credcheck: not starting the command: the report is not ok (--require)");
                 return report.exit_code;

@@ -12,14 +12,22 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 /// Targets whose trace output dumps whole requests and responses: never above debug.
-const CAPS: &[&str] = &["aws_smithy_runtime", "aws_smithy_http_client", "hyper_util", "h2", "rustls"];
+const CAPS: &[&str] = &[
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "hyper_util",
+    "h2",
+    "rustls",
+];
 
 struct ScrubbingStderr;
 
 impl Write for ScrubbingStderr {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
-        io::stderr().lock().write_all(secret::scrub(&text).as_bytes())?;
+        io::stderr()
+            .lock()
+            .write_all(secret::scrub_log(&text).as_bytes())?;
         Ok(buf.len())
     }
 
@@ -30,8 +38,19 @@ impl Write for ScrubbingStderr {
 
 pub fn init() {
     // Unset or unparsable RUST_LOG: no subscriber at all, so logging costs nothing.
-    let Ok(filter) = EnvFilter::try_from_env("RUST_LOG") else { return };
-    let caps = CAPS.iter().fold(Targets::new().with_default(LevelFilter::TRACE), |t, target| t.with_target(*target, LevelFilter::DEBUG));
-    let output = tracing_subscriber::fmt::layer().with_writer(|| ScrubbingStderr).with_ansi(false);
-    let _ = tracing_subscriber::registry().with(filter).with(caps).with(output).try_init();
+    let Ok(filter) = EnvFilter::try_from_env("RUST_LOG") else {
+        return;
+    };
+    let caps = CAPS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |t, target| t.with_target(*target, LevelFilter::DEBUG),
+    );
+    let output = tracing_subscriber::fmt::layer()
+        .with_writer(|| ScrubbingStderr)
+        .with_ansi(false);
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(caps)
+        .with(output)
+        .try_init();
 }

@@ -27,7 +27,10 @@ pub fn notes(env: &Env, profiles: &Profiles) -> Vec<Note> {
     if env.non_blank(AUTH_TOKEN).is_some() && env.non_blank(AUTH_TOKEN_FILE).is_some() {
         add("java-prefers-token-env", format!("Java (SDK v2) sends {AUTH_TOKEN}; the other SDKs send the content of {AUTH_TOKEN_FILE}"));
     }
-    if env.non_blank(TOKEN_FILE).is_some() && env.non_blank(ROLE_ARN).is_some() && profiles.source_type().is_some() {
+    if env.non_blank(TOKEN_FILE).is_some()
+        && env.non_blank(ROLE_ARN).is_some()
+        && profiles.source_type().is_some()
+    {
         add("web-identity-before-profile", "botocore and Java try web identity (AWS_WEB_IDENTITY_TOKEN_FILE) before the profile; Rust, Go and JS use the profile".into());
     }
     out

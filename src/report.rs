@@ -73,7 +73,11 @@ impl Report {
     pub fn build(inputs: Inputs<'_>) -> Report {
         let now = inputs.env.now();
         let winner = inputs.walk.winner.as_ref().map(|(p, r)| (*p, r.as_ref()));
-        let selected = inputs.walk.attempts.iter().find(|a| a.status == Status::Selected);
+        let selected = inputs
+            .walk
+            .attempts
+            .iter()
+            .find(|a| a.status == Status::Selected);
         let (identity, sts_error, server_date) = split_sts(inputs.sts);
         let (role_arn, role_arn_from) = role_arn(winner, identity.as_ref());
         let mut report = Report {
@@ -86,9 +90,17 @@ impl Report {
             role_arn,
             role_arn_from,
             access_key_id: winner.map(|(_, r)| r.creds.access_key_id.masked()),
-            key_kind: winner.map(|(_, r)| if r.creds.access_key_id.is_temporary() { "temporary" } else { "long-term" }),
+            key_kind: winner.map(|(_, r)| {
+                if r.creds.access_key_id.is_temporary() {
+                    "temporary"
+                } else {
+                    "long-term"
+                }
+            }),
             expiration: winner.and_then(|(_, r)| r.creds.expiration).map(rfc3339),
-            expires_in_secs: winner.and_then(|(_, r)| r.creds.expiration).map(|e| signed_secs(e, now)),
+            expires_in_secs: winner
+                .and_then(|(_, r)| r.creds.expiration)
+                .map(|e| signed_secs(e, now)),
             region: inputs.region.as_ref().map(|r| r.region.clone()),
             region_from: inputs.region.map(|r| r.origin),
             identity,
@@ -112,13 +124,25 @@ impl Report {
     fn add_context(&mut self, context: Option<Result<EcsContext, String>>) {
         match context {
             Some(Ok(ctx)) => self.context = Some(ctx),
-            Some(Err(why)) => self.warnings.push(Warning::new("ecs-metadata-unavailable", format!("the ECS task metadata could not be read: {why}"), "the report lacks the task context; the credentials are unaffected")),
+            Some(Err(why)) => self.warnings.push(Warning::new(
+                "ecs-metadata-unavailable",
+                format!("the ECS task metadata could not be read: {why}"),
+                "the report lacks the task context; the credentials are unaffected",
+            )),
             None => {}
         }
     }
 
-    fn add_time_checks(&mut self, winner: Option<(Provider, &Resolved)>, now: SystemTime, server_date: Option<SystemTime>) {
-        self.warnings.extend(warning::expiry(winner.and_then(|(_, r)| r.creds.expiration), now));
+    fn add_time_checks(
+        &mut self,
+        winner: Option<(Provider, &Resolved)>,
+        now: SystemTime,
+        server_date: Option<SystemTime>,
+    ) {
+        self.warnings.extend(warning::expiry(
+            winner.and_then(|(_, r)| r.creds.expiration),
+            now,
+        ));
         if let Some((secs, w)) = warning::clock_skew(now, server_date) {
             self.clock_skew_secs = Some(secs);
             self.warnings.push(w);
@@ -127,7 +151,10 @@ impl Report {
 
     /// The endpoint names one role, STS another: the app is not using what the task defines.
     fn add_role_mismatch(&mut self, winner: Option<(Provider, &Resolved)>) {
-        let (Some(endpoint_arn), Some(sts_role)) = (winner.and_then(|(_, r)| r.role_arn.as_deref()), self.identity.as_ref().and_then(|i| i.role_name.as_deref())) else {
+        let (Some(endpoint_arn), Some(sts_role)) = (
+            winner.and_then(|(_, r)| r.role_arn.as_deref()),
+            self.identity.as_ref().and_then(|i| i.role_name.as_deref()),
+        ) else {
             return;
         };
         let endpoint_role = sts::role_name_of(endpoint_arn);
@@ -144,22 +171,42 @@ impl Report {
         if let Some(e) = walk.error() {
             self.errors.push(e.clone());
         } else if walk.winner.is_none() {
-            self.errors.push(no_credentials(env));
+            self.errors.push(no_credentials(env, walk));
         }
         self.errors.extend(sts_error);
-        if self.warnings.iter().any(|w| w.code == "credentials-expired") && !self.errors.iter().any(|e| e.code == "sts-expired") {
-            self.errors.push(Error::problem("credentials-expired", "the credentials have expired", "refresh them at their source"));
+        if self
+            .warnings
+            .iter()
+            .any(|w| w.code == "credentials-expired")
+            && !self.errors.iter().any(|e| e.code == "sts-expired")
+        {
+            self.errors.push(Error::problem(
+                "credentials-expired",
+                "the credentials have expired",
+                "refresh them at their source",
+            ));
         }
     }
 
     fn add_expectations(&mut self, settings: &Settings, winner: Option<(Provider, &Resolved)>) {
         if let Some(expected) = &settings.expect_role {
-            let actual = self.identity.as_ref().and_then(|i| i.role_name.clone()).or_else(|| self.role_arn.as_deref().map(sts::role_name_of));
-            self.errors.extend(role_expectation(expected, actual.as_deref()));
+            let actual = self
+                .identity
+                .as_ref()
+                .and_then(|i| i.role_name.clone())
+                .or_else(|| self.role_arn.as_deref().map(sts::role_name_of));
+            self.errors
+                .extend(role_expectation(expected, actual.as_deref()));
         }
         if let Some(expected) = &settings.expect_account {
-            let actual = self.identity.as_ref().map(|i| i.account.clone()).or_else(|| winner.and_then(|(_, r)| r.account_id.clone())).or_else(|| self.role_arn.as_deref().and_then(account_of));
-            self.errors.extend(account_expectation(expected, actual.as_deref()));
+            let actual = self
+                .identity
+                .as_ref()
+                .map(|i| i.account.clone())
+                .or_else(|| winner.and_then(|(_, r)| r.account_id.clone()))
+                .or_else(|| self.role_arn.as_deref().and_then(account_of));
+            self.errors
+                .extend(account_expectation(expected, actual.as_deref()));
         }
     }
 
@@ -179,21 +226,51 @@ fn split_sts(call: Option<sts::Call>) -> (Option<Identity>, Option<Error>, Optio
     }
 }
 
-fn role_arn(winner: Option<(Provider, &Resolved)>, identity: Option<&Identity>) -> (Option<String>, Option<&'static str>) {
+fn role_arn(
+    winner: Option<(Provider, &Resolved)>,
+    identity: Option<&Identity>,
+) -> (Option<String>, Option<&'static str>) {
     if let Some(arn) = winner.and_then(|(_, r)| r.role_arn.clone()) {
-        let from = if matches!(winner, Some((Provider::WebIdentity, _))) { "env" } else { "endpoint" };
+        let from = if matches!(winner, Some((Provider::WebIdentity, _))) {
+            "env"
+        } else {
+            "endpoint"
+        };
         return (Some(arn), Some(from));
     }
-    let from_sts = identity.and_then(|i| i.role_name.as_ref().map(|role| format!("arn:aws:iam::{}:role/{role}", i.account)));
+    let from_sts = identity.and_then(|i| {
+        i.role_name
+            .as_ref()
+            .map(|role| format!("arn:aws:iam::{}:role/{role}", i.account))
+    });
     let from = from_sts.is_some().then_some("sts");
     (from_sts, from)
 }
 
 fn account_of(arn: &str) -> Option<String> {
-    arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_string)
+    arn.split(':')
+        .nth(4)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
 }
 
-fn no_credentials(env: &Env) -> Error {
+fn no_credentials(env: &Env, walk: &Walk) -> Error {
+    // A source that is configured but yielded nothing names the cause better than "nothing".
+    let configured = walk
+        .attempts
+        .iter()
+        .find(|a| a.status == Status::NotConfigured && a.location.is_some());
+    if let Some(a) = configured {
+        return Error::problem(
+            "no-credentials",
+            format!(
+                "no credentials: {} is configured but yields none: {}",
+                a.source_type.name(),
+                a.detail.as_deref().unwrap_or("not loaded")
+            ),
+            "fix the configuration named above; the SDK moves past it silently",
+        );
+    }
     if crate::ecs_metadata::is_ecs_task(env) {
         return Error::problem(
             "no-task-role",
@@ -220,8 +297,16 @@ fn role_expectation(expected: &str, actual: Option<&str>) -> Option<Error> {
 fn account_expectation(expected: &str, actual: Option<&str>) -> Option<Error> {
     match actual {
         Some(actual) if actual == expected => None,
-        Some(actual) => Some(Error::problem("account-not-expected", format!("expected account {expected}, but the credentials are for account {actual}"), "check which account the role lives in, or the --expect-account value")),
-        None => Some(Error::problem("account-unknown", format!("expected account {expected}, but the account is unknown (STS was not asked)"), "run with STS so the account can be checked")),
+        Some(actual) => Some(Error::problem(
+            "account-not-expected",
+            format!("expected account {expected}, but the credentials are for account {actual}"),
+            "check which account the role lives in, or the --expect-account value",
+        )),
+        None => Some(Error::problem(
+            "account-unknown",
+            format!("expected account {expected}, but the account is unknown (STS was not asked)"),
+            "run with STS so the account can be checked",
+        )),
     }
 }
 

@@ -39,8 +39,7 @@ fn deadline_error(deadline: Duration) -> Error {
 
 /// A report that holds only a set-up error, so json consumers still get their one line.
 fn failed(settings: &Settings, env: &Env, error: Error, budget: Budget) -> Report {
-    let mut walk = Walk::default();
-    walk.stopped_at = None;
+    let walk = Walk::not_run("not checked: set-up failed (see errors)");
     let mut report = Report::build(Inputs {
         env,
         settings,
@@ -62,12 +61,33 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
     env_vars::register_secrets(env);
     let profiles = Profiles::load(env).await;
     let container = container::plan(env, &budget).await;
-    let endpoint_tls = container.target().is_some_and(|t| t.url.scheme() == "https") || imds::endpoint(env).starts_with("https");
+    let endpoint_tls = container
+        .target()
+        .is_some_and(|t| t.url.scheme() == "https")
+        || imds::endpoint(env).starts_with("https");
     let sdk_tls = sdk::needs_tls(env, &profiles);
-    let roots = if endpoint_tls || sdk_tls { Some(Roots::load(env)?) } else { None };
-    let endpoints = http::endpoint_client(roots.as_ref().filter(|_| endpoint_tls), settings.timeout)?;
-    let mut sdk = Sdk::new(env, &profiles, roots.as_ref().filter(|_| sdk_tls), settings.timeout)?;
-    let ctx = Ctx { env, settings, budget, endpoints: &endpoints, sdk: &sdk, profile: &profiles, container: &container };
+    let roots = if endpoint_tls || sdk_tls {
+        Some(Roots::load(env)?)
+    } else {
+        None
+    };
+    let endpoints =
+        http::endpoint_client(roots.as_ref().filter(|_| endpoint_tls), settings.timeout)?;
+    let mut sdk = Sdk::new(
+        env,
+        &profiles,
+        roots.as_ref().filter(|_| sdk_tls),
+        settings.timeout,
+    )?;
+    let ctx = Ctx {
+        env,
+        settings,
+        budget,
+        endpoints: &endpoints,
+        sdk: &sdk,
+        profile: &profiles,
+        container: &container,
+    };
     let want_context = !settings.is_health();
     let context_fetch = async {
         match want_context {
@@ -78,7 +98,9 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
     let (walk, context) = tokio::join!(chain::walk(&ctx), context_fetch);
     sdk.region = region(&walk, sdk.region.take());
     let sts = match (&walk.winner, settings.sts) {
-        (Some((_, resolved)), true) => Some(sts::caller_identity(&sdk, &resolved.creds, &budget).await),
+        (Some((_, resolved)), true) => {
+            Some(sts::caller_identity(&sdk, &resolved.creds, &budget).await)
+        }
         _ => None,
     };
     let warnings = warnings(env, &walk, &container, &profiles, sdk.region.as_ref());
@@ -98,12 +120,21 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
 /// The configured region; else the one IMDS reported; else none (STS then uses us-east-1).
 fn region(walk: &Walk, configured: Option<RegionChoice>) -> Option<RegionChoice> {
     configured.or_else(|| match &walk.winner {
-        Some((Provider::Imds, r)) => r.region.clone().map(|region| RegionChoice { region, origin: "imds".into() }),
+        Some((Provider::Imds, r)) => r.region.clone().map(|region| RegionChoice {
+            region,
+            origin: "imds".into(),
+        }),
         _ => None,
     })
 }
 
-fn warnings(env: &Env, walk: &Walk, container: &container::Plan, profiles: &Profiles, region: Option<&RegionChoice>) -> Vec<Warning> {
+fn warnings(
+    env: &Env,
+    walk: &Walk,
+    container: &container::Plan,
+    profiles: &Profiles,
+    region: Option<&RegionChoice>,
+) -> Vec<Warning> {
     let mut out = warning::shadowing(walk);
     out.extend(warning::environment(env, container));
     let token = warning::web_identity_token_file(env, profiles.get("web_identity_token_file"));

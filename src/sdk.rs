@@ -16,7 +16,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::Region;
 use aws_smithy_async::rt::sleep::TokioSleep;
-use aws_smithy_http_client::tls::{self as smithy_tls, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_http_client::tls::{
+    self as smithy_tls, rustls_provider::CryptoMode, TlsContext, TrustStore,
+};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 pub const REGION: &str = "AWS_REGION";
@@ -42,15 +44,29 @@ pub struct Sdk {
 }
 
 impl Sdk {
-    pub fn new(env: &Env, profiles: &Profiles, roots: Option<&Roots>, timeout: std::time::Duration) -> Result<Sdk, Error> {
+    pub fn new(
+        env: &Env,
+        profiles: &Profiles,
+        roots: Option<&Roots>,
+        timeout: std::time::Duration,
+    ) -> Result<Sdk, Error> {
         let region = region(env, profiles)?;
         let sts_endpoint = sts_endpoint(env, profiles);
-        Ok(Sdk { http: http_client(roots)?, region, sts_endpoint, timeout })
+        Ok(Sdk {
+            http: http_client(roots)?,
+            region,
+            sts_endpoint,
+            timeout,
+        })
     }
 
     /// The configuration handed to aws-config's providers (profile, web identity).
     pub fn provider_config(&self, budget: &Budget) -> ProviderConfig {
-        let region = self.region.as_ref().map(|r| Region::new(r.region.clone())).unwrap_or_else(|| Region::from_static(FALLBACK_REGION));
+        let region = self
+            .region
+            .as_ref()
+            .map(|r| Region::new(r.region.clone()))
+            .unwrap_or_else(|| Region::from_static(FALLBACK_REGION));
         ProviderConfig::without_region()
             .with_http_client(self.http.clone())
             .with_sleep_impl(TokioSleep::new())
@@ -61,13 +77,18 @@ impl Sdk {
 
     pub fn timeouts(&self, budget: &Budget) -> TimeoutConfig {
         let per = self.timeout.min(budget.remaining());
-        TimeoutConfig::builder().connect_timeout(per).read_timeout(per).operation_timeout(budget.remaining()).build()
+        TimeoutConfig::builder()
+            .connect_timeout(per)
+            .read_timeout(per)
+            .operation_timeout(budget.remaining())
+            .build()
     }
 }
 
 /// Whether any endpoint the SDK may call speaks TLS: STS by default, any https override, SSO.
 pub fn needs_tls(env: &Env, profiles: &Profiles) -> bool {
-    let sts_https = sts_endpoint(env, profiles).is_none_or(|e| e.trim().to_ascii_lowercase().starts_with("https"));
+    let sts_https = sts_endpoint(env, profiles)
+        .is_none_or(|e| e.trim().to_ascii_lowercase().starts_with("https"));
     let sso = profiles.get("sso_start_url").is_some() || profiles.get("sso_session").is_some();
     sts_https || sso
 }
@@ -78,16 +99,38 @@ fn http_client(roots: Option<&Roots>) -> Result<SharedHttpClient, Error> {
         return Ok(builder.build_http());
     };
     let context = TlsContext::builder()
-        .with_trust_store(TrustStore::empty().with_native_roots(false).with_pem_certificate(roots.pem()))
+        .with_trust_store(
+            TrustStore::empty()
+                .with_native_roots(false)
+                .with_pem_certificate(roots.pem()),
+        )
         .build()
-        .map_err(|e| Error::config("tls-setup", format!("TLS set-up for the SDK failed: {e}"), "check AWS_CA_BUNDLE"))?;
-    Ok(builder.tls_provider(smithy_tls::Provider::Rustls(CryptoMode::Ring)).tls_context(context).build_https())
+        .map_err(|e| {
+            Error::config(
+                "tls-setup",
+                format!("TLS set-up for the SDK failed: {e}"),
+                "check AWS_CA_BUNDLE",
+            )
+        })?;
+    Ok(builder
+        .tls_provider(smithy_tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(context)
+        .build_https())
 }
 
 fn region(env: &Env, profiles: &Profiles) -> Result<Option<RegionChoice>, Error> {
-    let from_env = [REGION, DEFAULT_REGION].into_iter().find_map(|v| env.non_blank(v).map(|r| (r.trim().to_string(), v.to_string())));
-    let from_profile = || profiles.get("region").map(|r| (r.to_string(), format!("profile {}", profiles.selected)));
-    let Some((region, origin)) = from_env.or_else(from_profile) else { return Ok(None) };
+    let from_env = [REGION, DEFAULT_REGION].into_iter().find_map(|v| {
+        env.non_blank(v)
+            .map(|r| (r.trim().to_string(), v.to_string()))
+    });
+    let from_profile = || {
+        profiles
+            .get("region")
+            .map(|r| (r.to_string(), format!("profile {}", profiles.selected)))
+    };
+    let Some((region, origin)) = from_env.or_else(from_profile) else {
+        return Ok(None);
+    };
     ensure_region(&region, &origin)?;
     Ok(Some(RegionChoice { region, origin }))
 }
@@ -96,7 +139,9 @@ fn region(env: &Env, profiles: &Profiles) -> Result<Option<RegionChoice>, Error>
 pub fn ensure_region(region: &str, origin: &str) -> Result<(), Error> {
     let valid = !region.is_empty()
         && region.len() <= 63
-        && region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
         && !region.starts_with('-')
         && !region.ends_with('-');
     if valid {
@@ -104,7 +149,10 @@ pub fn ensure_region(region: &str, origin: &str) -> Result<(), Error> {
     }
     Err(Error::config(
         "invalid-region",
-        format!("the region {:?} (from {origin}) is not a valid region name", crate::secret::sanitize_foreign(region, 40)),
+        format!(
+            "the region {:?} (from {origin}) is not a valid region name",
+            crate::secret::sanitize_foreign(region, 40)
+        ),
         "set AWS_REGION to a region such as us-east-1 or eu-west-1",
     ))
 }
@@ -112,7 +160,11 @@ pub fn ensure_region(region: &str, origin: &str) -> Result<(), Error> {
 /// aws-config's precedence for a service endpoint: ignore switch, service variable, global
 /// variable, then the profile's `endpoint_url`.
 fn sts_endpoint(env: &Env, profiles: &Profiles) -> Option<String> {
-    if env.is_true(IGNORE_ENDPOINT_URLS) || profiles.get("ignore_configured_endpoint_urls").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if env.is_true(IGNORE_ENDPOINT_URLS)
+        || profiles
+            .get("ignore_configured_endpoint_urls")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         return None;
     }
     env.non_blank(ENDPOINT_URL_STS)

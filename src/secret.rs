@@ -113,25 +113,53 @@ pub fn mask_key_id(id: &str) -> String {
 /// Makes free text received from a peer printable (error messages, agent messages): one line,
 /// bounded, every registered secret replaced, and every run that looks like key material hidden.
 pub fn sanitize_foreign(text: &str, max_chars: usize) -> String {
-    let scrubbed = scrub(text);
-    let mut out = String::new();
+    let clean: String = redact_runs(&scrub(text))
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    truncate_chars(clean.trim(), max_chars)
+}
+
+/// For log lines: registered secrets, anything shaped like an access key ID, and runs that look
+/// like key material are replaced; line structure is kept.
+pub fn scrub_log(text: &str) -> String {
+    redact_runs(&scrub(text))
+}
+
+/// Replaces key-material runs and masks access-key-shaped runs (`AKIA…`, `ASIA…`).
+fn redact_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
     let mut run = String::new();
-    for c in scrubbed.chars() {
+    for c in text.chars() {
         if is_key_char(c) {
             run.push(c);
             continue;
         }
         flush_run(&mut out, &mut run);
-        out.push(if c.is_control() { ' ' } else { c });
+        out.push(c);
     }
     flush_run(&mut out, &mut run);
-    truncate_chars(out.trim(), max_chars)
+    out
+}
+
+/// `AKIA`/`ASIA`/`ABIA`/`ACCA` plus 16 upper-case letters or digits.
+fn is_key_id_shaped(run: &str) -> bool {
+    run.len() == 20
+        && ["AKIA", "ASIA", "ABIA", "ACCA"]
+            .iter()
+            .any(|p| run.starts_with(p))
+        && run
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// Makes a structured field from a peer printable (an ARN, an account, a claim): registered
 /// secrets replaced, control characters removed, length bounded. No heuristic: ARNs stay whole.
 pub fn printable(text: &str, max_chars: usize) -> String {
-    let clean: String = scrub(text).chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let clean: String = scrub(text)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     truncate_chars(clean.trim(), max_chars)
 }
 
@@ -143,12 +171,15 @@ fn is_key_char(c: char) -> bool {
 fn looks_like_key_material(run: &str) -> bool {
     let len = run.chars().count();
     let has = |f: fn(&char) -> bool| run.chars().any(|c| f(&c));
-    let mixed = has(char::is_ascii_digit) && has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase);
+    let mixed =
+        has(char::is_ascii_digit) && has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase);
     (len >= SECRET_LIKE_RUN && mixed) || (len >= 2 * SECRET_LIKE_RUN && has(char::is_ascii_digit))
 }
 
 fn flush_run(out: &mut String, run: &mut String) {
-    if looks_like_key_material(run) {
+    if is_key_id_shaped(run) {
+        out.push_str(&mask_key_id(run));
+    } else if looks_like_key_material(run) {
         out.push_str("[redacted]");
     } else {
         out.push_str(run);
@@ -230,9 +261,16 @@ mod tests {
 
     #[test]
     fn names_and_arns_survive_foreign_sanitising() {
-        let text = "role arn:aws:iam::123456789012:role/my-application-production-task-role not found";
+        let text =
+            "role arn:aws:iam::123456789012:role/my-application-production-task-role not found";
         assert_eq!(sanitize_foreign(text, 200), text);
-        assert_eq!(printable("arn:aws:sts::1:assumed-role/r/0f4b2f539a1e4c368d7b2f6c1e0b7a55", 200), "arn:aws:sts::1:assumed-role/r/0f4b2f539a1e4c368d7b2f6c1e0b7a55");
+        assert_eq!(
+            printable(
+                "arn:aws:sts::1:assumed-role/r/0f4b2f539a1e4c368d7b2f6c1e0b7a55",
+                200
+            ),
+            "arn:aws:sts::1:assumed-role/r/0f4b2f539a1e4c368d7b2f6c1e0b7a55"
+        );
     }
 
     #[test]

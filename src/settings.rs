@@ -37,9 +37,14 @@ impl Settings {
     pub fn from_cli(cli: Cli) -> Result<Settings, Error> {
         let (mode, common, sts) = match cli.command {
             Some(Command::Health(h)) => (Mode::Health { min_ttl: h.min_ttl }, h.common, h.sts),
-            None if !cli.cmd.is_empty() => {
-                (Mode::Wrap { cmd: cli.cmd, require: cli.require }, cli.common, !cli.no_sts)
-            }
+            None if !cli.cmd.is_empty() => (
+                Mode::Wrap {
+                    cmd: cli.cmd,
+                    require: cli.require,
+                },
+                cli.common,
+                !cli.no_sts,
+            ),
             None => (Mode::Report, cli.common, !cli.no_sts),
         };
         let deadline = common.deadline.unwrap_or(match mode {

@@ -69,8 +69,16 @@ pub async fn caller_identity(sdk: &Sdk, creds: &Creds, budget: &Budget) -> Call 
         Ok(Err(err)) => Err(map_error(&err, budget)),
         Err(_) => Err(deadline_error()),
     };
-    let server_date = capture.0.lock().ok().and_then(|d| d.clone()).and_then(|d| httpdate(&d));
-    Call { result, server_date }
+    let server_date = capture
+        .0
+        .lock()
+        .ok()
+        .and_then(|d| d.clone())
+        .and_then(|d| httpdate(&d));
+    Call {
+        result,
+        server_date,
+    }
 }
 
 fn config(sdk: &Sdk, creds: &Creds, budget: &Budget, capture: DateCapture) -> aws_sdk_sts::Config {
@@ -81,7 +89,11 @@ fn config(sdk: &Sdk, creds: &Creds, budget: &Budget, capture: DateCapture) -> aw
         creds.expiration,
         "credcheck",
     );
-    let region = sdk.region.as_ref().map(|r| r.region.clone()).unwrap_or_else(|| FALLBACK_REGION.into());
+    let region = sdk
+        .region
+        .as_ref()
+        .map(|r| r.region.clone())
+        .unwrap_or_else(|| FALLBACK_REGION.into());
     let mut builder = aws_sdk_sts::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region))
@@ -97,9 +109,17 @@ fn config(sdk: &Sdk, creds: &Creds, budget: &Budget, capture: DateCapture) -> aw
     builder.build()
 }
 
-fn identity(account: Option<&str>, arn: Option<&str>, user_id: Option<&str>) -> Result<Identity, Error> {
+fn identity(
+    account: Option<&str>,
+    arn: Option<&str>,
+    user_id: Option<&str>,
+) -> Result<Identity, Error> {
     let (Some(account), Some(arn)) = (account, arn) else {
-        return Err(Error::problem("sts-bad-response", "STS answered without an account or ARN", "the STS endpoint is not behaving like STS; check AWS_ENDPOINT_URL_STS"));
+        return Err(Error::problem(
+            "sts-bad-response",
+            "STS answered without an account or ARN",
+            "the STS endpoint is not behaving like STS; check AWS_ENDPOINT_URL_STS",
+        ));
     };
     Ok(Identity {
         account: printable(account, 32),
@@ -137,20 +157,41 @@ fn is_dns_failure(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-fn deadline_error() -> Error {
-    Error::unreachable("sts-timeout", "STS gave no answer within the deadline", "check the network path to STS (proxy, VPC endpoint, security groups) or raise --deadline")
+fn not_sts() -> Error {
+    Error::problem(
+        "sts-bad-response",
+        "STS answered with something that is not an STS response (no STS error code, not STS XML)",
+        "a proxy or captive portal may sit in the way; check AWS_ENDPOINT_URL_STS and HTTPS_PROXY",
+    )
 }
 
-fn map_error<R: std::fmt::Debug>(err: &SdkError<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError, R>, budget: &Budget) -> Error {
+fn deadline_error() -> Error {
+    Error::unreachable(
+        "sts-timeout",
+        "STS gave no answer within the deadline",
+        "check the network path to STS (proxy, VPC endpoint, security groups) or raise --deadline",
+    )
+}
+
+fn map_error<R: std::fmt::Debug>(
+    err: &SdkError<aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityError, R>,
+    budget: &Budget,
+) -> Error {
     match err {
+        SdkError::ServiceError(service) if service.err().code().is_none() => not_sts(),
         SdkError::ServiceError(service) => {
             let meta = service.err();
             rejected(meta.code(), meta.message())
         }
         SdkError::TimeoutError(_) => deadline_error(),
         SdkError::DispatchFailure(failure) => {
-            let why = failure.as_connector_error().map(|c| crate::http::last_cause(c));
-            if failure.as_connector_error().is_some_and(|c| is_dns_failure(c)) {
+            let why = failure
+                .as_connector_error()
+                .map(|c| crate::http::last_cause(c));
+            if failure
+                .as_connector_error()
+                .is_some_and(|c| is_dns_failure(c))
+            {
                 return Error::config(
                     "unresolvable-host",
                     format!("the STS endpoint's host name did not resolve: {}", why.unwrap_or_default()),
@@ -159,25 +200,37 @@ fn map_error<R: std::fmt::Debug>(err: &SdkError<aws_sdk_sts::operation::get_call
             }
             let timed_out = failure.is_timeout() || budget.is_spent();
             Error::unreachable(
-                if timed_out { "sts-timeout" } else { "sts-unreachable" },
-                format!("STS could not be reached: {}", why.unwrap_or_else(|| "dispatch failure".into())),
+                if timed_out {
+                    "sts-timeout"
+                } else {
+                    "sts-unreachable"
+                },
+                format!(
+                    "STS could not be reached: {}",
+                    why.unwrap_or_else(|| "dispatch failure".into())
+                ),
                 "check the network path to STS (proxy, VPC endpoint, DNS) and AWS_ENDPOINT_URL_STS",
             )
         }
-        SdkError::ResponseError(_) => Error::problem(
-            "sts-bad-response",
-            "STS answered with something that is not an STS response (not XML)",
-            "a proxy or captive portal may sit in the way; check AWS_ENDPOINT_URL_STS and HTTPS_PROXY",
+        SdkError::ResponseError(_) => not_sts(),
+        _ => Error::config(
+            "sts-request",
+            "the STS request could not be built",
+            "check AWS_REGION and AWS_ENDPOINT_URL_STS",
         ),
-        _ => Error::config("sts-request", "the STS request could not be built", "check AWS_REGION and AWS_ENDPOINT_URL_STS"),
     }
 }
 
 /// STS's own error codes, each with what to do.
 fn rejected(code: Option<&str>, message: Option<&str>) -> Error {
     let code = code.unwrap_or("Unknown");
-    let words = message.map(|m| sanitize_foreign(m, 200)).unwrap_or_default();
-    let message = format!("STS rejected the credentials: {} {words}", sanitize_foreign(code, 64));
+    let words = message
+        .map(|m| sanitize_foreign(m, 200))
+        .unwrap_or_default();
+    let message = format!(
+        "STS rejected the credentials: {} {words}",
+        sanitize_foreign(code, 64)
+    );
     match code {
         "InvalidClientTokenId" | "UnrecognizedClientException" => Error::problem("sts-invalid-key", message, "the access key is unknown to AWS: deleted, deactivated, or from another partition; rotate it, or remove it so the intended source wins"),
         "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => Error::problem("sts-expired", message, "the session credentials have expired: refresh them at their source, never copy temporary keys into the environment"),
@@ -192,7 +245,9 @@ fn rejected(code: Option<&str>, message: Option<&str>) -> Error {
 /// RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), as STS sends it.
 fn httpdate(raw: &str) -> Option<SystemTime> {
     use aws_smithy_types::date_time::{DateTime, Format};
-    DateTime::from_str(raw.trim(), Format::HttpDate).ok().and_then(|d| SystemTime::try_from(d).ok())
+    DateTime::from_str(raw.trim(), Format::HttpDate)
+        .ok()
+        .and_then(|d| SystemTime::try_from(d).ok())
 }
 
 #[cfg(test)]
@@ -201,14 +256,23 @@ mod tests {
 
     #[test]
     fn role_comes_from_assumed_role_arns_only() {
-        assert_eq!(role_from_assumed_arn("arn:aws:sts::123456789012:assumed-role/app-task/abc").as_deref(), Some("app-task"));
-        assert_eq!(role_from_assumed_arn("arn:aws:iam::123456789012:user/bob"), None);
+        assert_eq!(
+            role_from_assumed_arn("arn:aws:sts::123456789012:assumed-role/app-task/abc").as_deref(),
+            Some("app-task")
+        );
+        assert_eq!(
+            role_from_assumed_arn("arn:aws:iam::123456789012:user/bob"),
+            None
+        );
         assert_eq!(role_from_assumed_arn("garbage"), None);
     }
 
     #[test]
     fn role_names_drop_the_path() {
-        assert_eq!(role_name_of("arn:aws:iam::123456789012:role/service/app"), "app");
+        assert_eq!(
+            role_name_of("arn:aws:iam::123456789012:role/service/app"),
+            "app"
+        );
         assert_eq!(role_name_of("app"), "app");
     }
 

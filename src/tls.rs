@@ -23,7 +23,8 @@ pub struct Roots {
 impl Roots {
     /// Bundled roots, plus every certificate of `AWS_CA_BUNDLE` when it is set.
     pub fn load(env: &Env) -> Result<Roots, Error> {
-        let mut certs: Vec<CertificateDer<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS.to_vec();
+        let mut certs: Vec<CertificateDer<'static>> =
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS.to_vec();
         if let Some(path) = env.non_blank(CA_BUNDLE) {
             certs.extend(read_bundle(env, Path::new(path))?);
         }
@@ -34,8 +35,7 @@ impl Roots {
     pub fn rustls_config(&self) -> Result<rustls::ClientConfig, Error> {
         let mut store = rustls::RootCertStore::empty();
         store.add_parsable_certificates(self.certs.iter().cloned());
-        rustls_builder()
-            .map(|b| b.with_root_certificates(store).with_no_client_auth())
+        rustls_builder().map(|b| b.with_root_certificates(store).with_no_client_auth())
     }
 
     /// The same roots as PEM, the form aws-smithy-http-client's TrustStore takes.
@@ -56,13 +56,23 @@ impl Roots {
 
 /// A rustls configuration that trusts nothing: for clients that only ever speak plain http.
 pub fn plain_http_config() -> Result<rustls::ClientConfig, Error> {
-    rustls_builder().map(|b| b.with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth())
+    rustls_builder().map(|b| {
+        b.with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth()
+    })
 }
 
-fn rustls_builder() -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>, Error> {
+fn rustls_builder(
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>, Error> {
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::config("tls-setup", format!("TLS set-up failed: {e}"), "report this as a credcheck bug"))
+        .map_err(|e| {
+            Error::config(
+                "tls-setup",
+                format!("TLS set-up failed: {e}"),
+                "report this as a credcheck bug",
+            )
+        })
 }
 
 fn read_bundle(env: &Env, path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
@@ -74,7 +84,9 @@ fn read_bundle(env: &Env, path: &Path) -> Result<Vec<CertificateDer<'static>>, E
             format!("point {CA_BUNDLE} at a readable PEM file, or unset it"),
         )
     })?;
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes).filter_map(Result::ok).collect();
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
+        .filter_map(Result::ok)
+        .collect();
     if certs.is_empty() {
         return Err(Error::config(
             "ca-bundle-invalid",

@@ -26,7 +26,11 @@ pub struct Warning {
 
 impl Warning {
     pub fn new(code: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Warning { code, message: message.into(), hint: hint.into() }
+        Warning {
+            code,
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 }
 
@@ -35,7 +39,10 @@ pub fn shadowing(walk: &Walk) -> Vec<Warning> {
     if !matches!(walk.winner, Some((Provider::Environment, _))) {
         return Vec::new();
     }
-    let configured = |p| walk.attempt(p).is_some_and(|a| a.status == crate::chain::Status::Shadowed);
+    let configured = |p| {
+        walk.attempt(p)
+            .is_some_and(|a| a.status == crate::chain::Status::Shadowed)
+    };
     let mut out = Vec::new();
     if configured(Provider::Container) {
         out.push(Warning::new(
@@ -45,10 +52,18 @@ pub fn shadowing(walk: &Walk) -> Vec<Warning> {
         ));
     }
     if configured(Provider::WebIdentity) {
-        out.push(Warning::new("env-shadows-web-identity", "AWS_ACCESS_KEY_ID in the environment shadows the web identity role (IRSA)", "remove the env keys from the pod spec"));
+        out.push(Warning::new(
+            "env-shadows-web-identity",
+            "AWS_ACCESS_KEY_ID in the environment shadows the web identity role (IRSA)",
+            "remove the env keys from the pod spec",
+        ));
     }
     if configured(Provider::Profile) {
-        out.push(Warning::new("env-shadows-profile", "AWS_ACCESS_KEY_ID in the environment shadows the configured profile", "unset the env keys to use the profile, or remove the profile"));
+        out.push(Warning::new(
+            "env-shadows-profile",
+            "AWS_ACCESS_KEY_ID in the environment shadows the configured profile",
+            "unset the env keys to use the profile, or remove the profile",
+        ));
     }
     out
 }
@@ -85,20 +100,37 @@ fn partial_keys(env: &Env) -> Option<Warning> {
 
 /// The web identity token's claims, wherever the token file is configured.
 pub fn web_identity_token(env: &Env, token: Option<&TokenFile>) -> Vec<Warning> {
-    let Some(token) = token else { return Vec::new() };
+    let Some(token) = token else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     if let Some(ws) = &token.whitespace {
-        out.push(Warning::new("token-file-whitespace", ws.clone(), "write the token without surrounding whitespace (printf '%s', not echo)"));
+        out.push(Warning::new(
+            "token-file-whitespace",
+            ws.clone(),
+            "write the token without surrounding whitespace (printf '%s', not echo)",
+        ));
     }
     let Some(claims) = &token.claims else {
-        out.push(Warning::new("web-identity-token-not-jwt", format!("the web identity token in {} is not a JWT", token.path), "mount the projected service account token"));
+        out.push(Warning::new(
+            "web-identity-token-not-jwt",
+            format!("the web identity token in {} is not a JWT", token.path),
+            "mount the projected service account token",
+        ));
         return out;
     };
     if claims.exp.is_some_and(|exp| exp <= env.now()) {
         out.push(Warning::new("web-identity-token-expired", format!("the web identity token in {} has expired (exp claim)", token.path), "the kubelet refreshes projected tokens; a copied token goes stale: mount the projected volume"));
     }
     if !claims.aud.is_empty() && !claims.aud.iter().any(|a| a == "sts.amazonaws.com") {
-        out.push(Warning::new("web-identity-audience", format!("the web identity token's audience is {}, not sts.amazonaws.com", claims.aud.join(",")), "set the projected token's audience to sts.amazonaws.com (IRSA's default)"));
+        out.push(Warning::new(
+            "web-identity-audience",
+            format!(
+                "the web identity token's audience is {}, not sts.amazonaws.com",
+                claims.aud.join(",")
+            ),
+            "set the projected token's audience to sts.amazonaws.com (IRSA's default)",
+        ));
     }
     out
 }
@@ -135,7 +167,11 @@ pub fn clock_skew(local: SystemTime, server: Option<SystemTime>) -> Option<(i64,
         Ok(d) => (d, true),
         Err(e) => (e.duration(), false),
     };
-    let secs = if ahead { skew.as_secs() as i64 } else { -(skew.as_secs() as i64) };
+    let secs = if ahead {
+        skew.as_secs() as i64
+    } else {
+        -(skew.as_secs() as i64)
+    };
     if skew <= SKEW_WARN {
         return None;
     }
@@ -144,38 +180,69 @@ pub fn clock_skew(local: SystemTime, server: Option<SystemTime>) -> Option<(i64,
     if skew > SKEW_SIGV4 {
         message.push_str(": past 15 minutes SigV4 rejects every request (SignatureDoesNotMatch / RequestExpired)");
     }
-    Some((secs, Warning::new("clock-skew", message, "sync the clock (chrony/NTP; on a laptop running Docker, restart the VM)")))
+    Some((
+        secs,
+        Warning::new(
+            "clock-skew",
+            message,
+            "sync the clock (chrony/NTP; on a laptop running Docker, restart the VM)",
+        ),
+    ))
 }
 
 pub fn short(d: Duration) -> String {
     let secs = d.as_secs();
     let rounded = if secs >= 3600 { secs - secs % 60 } else { secs };
-    humantime::format_duration(Duration::from_secs(rounded)).to_string().replace(' ', "")
+    humantime::format_duration(Duration::from_secs(rounded))
+        .to_string()
+        .replace(' ', "")
 }
 
 /// A proxy variable would carry the SDK's credential requests to the container endpoint or IMDS.
 fn proxy_capture(env: &Env, plan: &Plan) -> Vec<Warning> {
     let mut targets: Vec<(String, &str, &str)> = Vec::new();
     if let Some(t) = plan.target() {
-        targets.push((t.url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_string(), t.url.scheme(), "the container credentials endpoint"));
+        targets.push((
+            t.url
+                .host_str()
+                .unwrap_or_default()
+                .trim_matches(['[', ']'])
+                .to_string(),
+            t.url.scheme(),
+            "the container credentials endpoint",
+        ));
     }
     if !imds::is_disabled(env) {
         if let Ok(url) = reqwest::Url::parse(&imds::endpoint(env)) {
-            targets.push((url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_string(), "http", "IMDS"));
+            targets.push((
+                url.host_str()
+                    .unwrap_or_default()
+                    .trim_matches(['[', ']'])
+                    .to_string(),
+                "http",
+                "IMDS",
+            ));
         }
     }
-    let no_proxy = first_set(env, &["NO_PROXY", "no_proxy"]).map(|(_, v)| v.to_string()).unwrap_or_default();
+    let no_proxy = first_set(env, &["NO_PROXY", "no_proxy"])
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default();
     targets
         .into_iter()
         .filter_map(|(host, scheme, what)| {
             let (var, _) = proxy_for(env, scheme)?;
-            (!no_proxy_covers(&no_proxy, &host)).then(|| capture_warning(var, &host, what, &no_proxy))
+            (!no_proxy_covers(&no_proxy, &host))
+                .then(|| capture_warning(var, &host, what, &no_proxy))
         })
         .collect()
 }
 
 fn capture_warning(var: &str, host: &str, what: &str, no_proxy: &str) -> Warning {
-    let fixed = if no_proxy.trim().is_empty() { host.to_string() } else { format!("{},{host}", no_proxy.trim()) };
+    let fixed = if no_proxy.trim().is_empty() {
+        host.to_string()
+    } else {
+        format!("{},{host}", no_proxy.trim())
+    };
     Warning::new(
         "proxy-captures-credentials-endpoint",
         format!("{var} is set and NO_PROXY does not cover {host}: the SDKs send {what} requests through the proxy, which cannot reach it"),
@@ -188,37 +255,58 @@ fn first_set<'a>(env: &'a Env, names: &[&'static str]) -> Option<(&'static str, 
 }
 
 fn proxy_for<'a>(env: &'a Env, scheme: &str) -> Option<(&'static str, &'a str)> {
-    let specific: &[&'static str] = if scheme == "https" { &["HTTPS_PROXY", "https_proxy"] } else { &["HTTP_PROXY", "http_proxy"] };
+    let specific: &[&'static str] = if scheme == "https" {
+        &["HTTPS_PROXY", "https_proxy"]
+    } else {
+        &["HTTP_PROXY", "http_proxy"]
+    };
     first_set(env, specific).or_else(|| first_set(env, &["ALL_PROXY", "all_proxy"]))
 }
 
 /// NO_PROXY as curl and hyper-util read it: `*`, exact hosts, domain suffixes, IP CIDRs.
 pub fn no_proxy_covers(no_proxy: &str, host: &str) -> bool {
     let ip = host.parse::<IpAddr>().ok();
-    no_proxy.split(',').map(|e| e.trim().trim_matches(['[', ']'])).filter(|e| !e.is_empty()).any(|entry| {
-        if entry == "*" || entry.eq_ignore_ascii_case(host) {
-            return true;
-        }
-        match (ip, entry.split_once('/')) {
-            (Some(ip), Some((net, bits))) => cidr_contains(net, bits, ip),
-            (Some(_), None) => false,
-            (None, _) => {
-                let suffix = entry.trim_start_matches('.');
-                host.len() > suffix.len() && host.to_ascii_lowercase().ends_with(&format!(".{}", suffix.to_ascii_lowercase()))
+    no_proxy
+        .split(',')
+        .map(|e| e.trim().trim_matches(['[', ']']))
+        .filter(|e| !e.is_empty())
+        .any(|entry| {
+            if entry == "*" || entry.eq_ignore_ascii_case(host) {
+                return true;
             }
-        }
-    })
+            match (ip, entry.split_once('/')) {
+                (Some(ip), Some((net, bits))) => cidr_contains(net, bits, ip),
+                (Some(_), None) => false,
+                (None, _) => {
+                    let suffix = entry.trim_start_matches('.');
+                    host.len() > suffix.len()
+                        && host
+                            .to_ascii_lowercase()
+                            .ends_with(&format!(".{}", suffix.to_ascii_lowercase()))
+                }
+            }
+        })
 }
 
 fn cidr_contains(net: &str, bits: &str, ip: IpAddr) -> bool {
-    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else { return false };
+    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
+        return false;
+    };
     match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(i)) if bits <= 32 => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             u32::from(n) & mask == u32::from(i) & mask
         }
         (IpAddr::V6(n), IpAddr::V6(i)) if bits <= 128 => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             u128::from(n) & mask == u128::from(i) & mask
         }
         _ => false,
@@ -231,7 +319,10 @@ mod tests {
 
     #[test]
     fn no_proxy_matching() {
-        assert!(no_proxy_covers("169.254.170.2,169.254.169.254", "169.254.170.2"));
+        assert!(no_proxy_covers(
+            "169.254.170.2,169.254.169.254",
+            "169.254.170.2"
+        ));
         assert!(no_proxy_covers("169.254.0.0/16", "169.254.170.23"));
         assert!(no_proxy_covers("*", "anything"));
         assert!(no_proxy_covers(".internal", "agent.internal"));
@@ -243,8 +334,18 @@ mod tests {
     #[test]
     fn expiry_thresholds() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        assert_eq!(expiry(Some(now - Duration::from_secs(60)), now).unwrap().code, "credentials-expired");
-        assert_eq!(expiry(Some(now + Duration::from_secs(600)), now).unwrap().code, "credentials-expiring");
+        assert_eq!(
+            expiry(Some(now - Duration::from_secs(60)), now)
+                .unwrap()
+                .code,
+            "credentials-expired"
+        );
+        assert_eq!(
+            expiry(Some(now + Duration::from_secs(600)), now)
+                .unwrap()
+                .code,
+            "credentials-expiring"
+        );
         assert!(expiry(Some(now + Duration::from_secs(3600)), now).is_none());
     }
 

@@ -66,7 +66,9 @@ impl Plan {
 
     pub fn inspection(&self) -> Inspection {
         match self {
-            Plan::NotConfigured => Inspection::NotConfigured(format!("neither {RELATIVE_URI} nor {FULL_URI} is set")),
+            Plan::NotConfigured => {
+                Inspection::NotConfigured(format!("neither {RELATIVE_URI} nor {FULL_URI} is set"))
+            }
             Plan::Ready(t) => Inspection::Configured {
                 source_type: SourceType::ContainerRole,
                 location: t.shown.clone(),
@@ -95,12 +97,25 @@ pub async fn plan(env: &Env, budget: &Budget) -> Plan {
     };
     let url = match url {
         Ok(url) => url,
-        Err(error) => return Plan::Invalid { location: format!("{via}={}", mask_uri(raw)), error },
+        Err(error) => {
+            return Plan::Invalid {
+                location: format!("{via}={}", mask_uri(raw)),
+                error,
+            }
+        }
     };
     let shown = mask_uri(url.as_str());
     match token(env) {
-        Ok(token) => Plan::Ready(Target { url, shown, via, token }),
-        Err(error) => Plan::Invalid { location: shown, error },
+        Ok(token) => Plan::Ready(Target {
+            url,
+            shown,
+            via,
+            token,
+        }),
+        Err(error) => Plan::Invalid {
+            location: shown,
+            error,
+        },
     }
 }
 
@@ -115,18 +130,28 @@ fn relative_url(raw: &str) -> Result<Url, Error> {
     if !raw.starts_with('/') {
         return Err(Error::config(
             "relative-uri-no-slash",
-            format!("{RELATIVE_URI} does not start with '/': the SDKs append it to {ECS_BASE} verbatim"),
+            format!(
+                "{RELATIVE_URI} does not start with '/': the SDKs append it to {ECS_BASE} verbatim"
+            ),
             "use the value ECS injects, which looks like /v2/credentials/<id>",
         ));
     }
     Url::parse(&format!("{ECS_BASE}{raw}")).map_err(|e| {
-        Error::config("relative-uri-invalid", format!("{RELATIVE_URI} does not form a valid URL: {e}"), "use the value ECS injects, /v2/credentials/<id>")
+        Error::config(
+            "relative-uri-invalid",
+            format!("{RELATIVE_URI} does not form a valid URL: {e}"),
+            "use the value ECS injects, /v2/credentials/<id>",
+        )
     })
 }
 
 async fn full_url(raw: &str, budget: &Budget) -> Result<Url, Error> {
     let url = Url::parse(raw.trim()).map_err(|e| {
-        Error::config("full-uri-invalid", format!("{FULL_URI} is not a valid URL: {e}"), "set it to a full URL such as http://169.254.170.23/v1/credentials")
+        Error::config(
+            "full-uri-invalid",
+            format!("{FULL_URI} is not a valid URL: {e}"),
+            "set it to a full URL such as http://169.254.170.23/v1/credentials",
+        )
     })?;
     match url.scheme() {
         "https" => Ok(url),
@@ -141,7 +166,11 @@ async fn full_url(raw: &str, budget: &Budget) -> Result<Url, Error> {
 
 /// aws-config ecs.rs `validate_full_uri`: every resolved address must be allowed.
 async fn ensure_allowed_host(url: Url, budget: &Budget) -> Result<Url, Error> {
-    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_string();
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_string();
     let addrs = match host.parse::<IpAddr>() {
         Ok(ip) => vec![ip],
         Err(_) => resolve_host(&host, url.port_or_known_default().unwrap_or(80), budget).await?,
@@ -172,7 +201,10 @@ async fn resolve_host(host: &str, port: u16, budget: &Budget) -> Result<Vec<IpAd
 }
 
 pub fn is_allowed_ip(ip: &IpAddr) -> bool {
-    ip.is_loopback() || *ip == IpAddr::V4(ECS_IPV4) || *ip == IpAddr::V4(EKS_IPV4) || *ip == IpAddr::V6(EKS_IPV6)
+    ip.is_loopback()
+        || *ip == IpAddr::V4(ECS_IPV4)
+        || *ip == IpAddr::V4(EKS_IPV4)
+        || *ip == IpAddr::V6(EKS_IPV6)
 }
 
 /// The token, from the file when its variable is set, else from the variable itself.
@@ -186,7 +218,11 @@ fn token(env: &Env) -> Result<Option<Secret>, Error> {
             )
         })?;
         let text = String::from_utf8(bytes).map_err(|_| {
-            Error::config("token-file-invalid", format!("{AUTH_TOKEN_FILE}={path} is not text"), "the file must hold the token alone")
+            Error::config(
+                "token-file-invalid",
+                format!("{AUTH_TOKEN_FILE}={path} is not text"),
+                "the file must hold the token alone",
+            )
         })?;
         let token = Secret::new(text);
         ensure_clean_token(&token, &format!("the token file {path}"))?;
@@ -206,9 +242,15 @@ fn token(env: &Env) -> Result<Option<Secret>, Error> {
 pub fn ensure_clean_token(token: &Secret, what: &str) -> Result<(), Error> {
     let raw = token.expose();
     if raw.trim().is_empty() {
-        return Err(Error::config("token-empty", format!("{what} is empty"), "write the token into it, without a trailing newline"));
+        return Err(Error::config(
+            "token-empty",
+            format!("{what} is empty"),
+            "write the token into it, without a trailing newline",
+        ));
     }
-    let Some((pos, byte)) = bad_byte(raw) else { return Ok(()) };
+    let Some((pos, byte)) = bad_byte(raw) else {
+        return Ok(());
+    };
     Err(Error::config(
         "token-whitespace",
         format!("{what} holds {} at byte {pos} of {}: the SDKs reject it or send a broken Authorization header", byte_name(byte), raw.len()),
@@ -221,8 +263,16 @@ fn bad_byte(raw: &str) -> Option<(usize, u8)> {
     if let Some(pos) = bytes.iter().position(|b| *b == b'\r' || *b == b'\n') {
         return Some((pos, bytes[pos]));
     }
-    let first = bytes.first().filter(|b| b.is_ascii_whitespace()).map(|b| (0, *b));
-    first.or_else(|| bytes.last().filter(|b| b.is_ascii_whitespace()).map(|b| (bytes.len() - 1, *b)))
+    let first = bytes
+        .first()
+        .filter(|b| b.is_ascii_whitespace())
+        .map(|b| (0, *b));
+    first.or_else(|| {
+        bytes
+            .last()
+            .filter(|b| b.is_ascii_whitespace())
+            .map(|b| (bytes.len() - 1, *b))
+    })
 }
 
 fn byte_name(b: u8) -> &'static str {
@@ -272,16 +322,27 @@ pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
     if let Some(token) = &target.token {
         headers.push(("authorization", HeaderValue::Secret(token)));
     }
-    let request = Request { method: reqwest::Method::GET, url: &target.url, headers, timeout };
+    let request = Request {
+        method: reqwest::Method::GET,
+        url: &target.url,
+        headers,
+        timeout,
+    };
     match http::fetch(ctx.endpoints, request).await {
         Ok(answer) => interpret(answer, target),
-        Err(err) => Outcome::Failed { error: transport_error(&err, timeout, target), http_status: None },
+        Err(err) => Outcome::Failed {
+            error: transport_error(&err, timeout, target),
+            http_status: None,
+        },
     }
 }
 
 fn interpret(answer: Fetched, target: &Target) -> Outcome {
     let status = answer.status;
-    let failed = |error| Outcome::Failed { error, http_status: Some(status) };
+    let failed = |error| Outcome::Failed {
+        error,
+        http_status: Some(status),
+    };
     match status {
         200 => match json_creds::parse(&answer.body) {
             Ok(parsed) => Outcome::Resolved(Box::new(Resolved {
@@ -301,7 +362,11 @@ fn interpret(answer: Fetched, target: &Target) -> Outcome {
 }
 
 fn bad_response(why: &str, answer: &Fetched) -> Error {
-    let ct = answer.content_type.as_deref().map(|c| sanitize_foreign(c, 60)).unwrap_or_else(|| "none".into());
+    let ct = answer
+        .content_type
+        .as_deref()
+        .map(|c| sanitize_foreign(c, 60))
+        .unwrap_or_else(|| "none".into());
     Error::problem(
         "container-bad-response",
         format!("the container endpoint answered HTTP 200 but not with credentials: {why} (content-type {ct}, {} bytes)", answer.body.len()),
@@ -346,7 +411,14 @@ fn rejected(answer: &Fetched, target: &Target) -> Error {
         }
         _ => format!("check {} and the token; the agent refused this request", target.via),
     };
-    Error::problem("container-rejected", format!("the container endpoint refused: HTTP {} {words}", answer.status), hint)
+    Error::problem(
+        "container-rejected",
+        format!(
+            "the container endpoint refused: HTTP {} {words}",
+            answer.status
+        ),
+        hint,
+    )
 }
 
 fn unavailable(answer: &Fetched) -> Error {
@@ -355,7 +427,14 @@ fn unavailable(answer: &Fetched) -> Error {
         Some("CredentialsUninitialized") => "the agent has not received this task's credentials yet (task starting); retry in a few seconds",
         _ => "the agent failed to serve credentials; retry, and check the ECS/EKS agent if it persists",
     };
-    Error::unreachable("container-unavailable", format!("the container endpoint failed: HTTP {} {words}", answer.status), hint)
+    Error::unreachable(
+        "container-unavailable",
+        format!(
+            "the container endpoint failed: HTTP {} {words}",
+            answer.status
+        ),
+        hint,
+    )
 }
 
 fn transport_error(err: &FetchError, timeout: Duration, target: &Target) -> Error {
@@ -373,7 +452,15 @@ fn transport_error(err: &FetchError, timeout: Duration, target: &Target) -> Erro
         }
         _ => "check that the agent runs and that the URL's host and port are right".to_string(),
     };
-    Error::unreachable("container-unreachable", format!("the container endpoint {}: {}", target.shown, err.describe(timeout)), hint)
+    Error::unreachable(
+        "container-unreachable",
+        format!(
+            "the container endpoint {}: {}",
+            target.shown,
+            err.describe(timeout)
+        ),
+        hint,
+    )
 }
 
 #[cfg(test)]
@@ -382,7 +469,13 @@ mod tests {
 
     #[test]
     fn allowed_hosts_match_the_sdk() {
-        for ip in ["127.0.0.1", "::1", "169.254.170.2", "169.254.170.23", "fd00:ec2::23"] {
+        for ip in [
+            "127.0.0.1",
+            "::1",
+            "169.254.170.2",
+            "169.254.170.23",
+            "fd00:ec2::23",
+        ] {
             assert!(is_allowed_ip(&ip.parse().unwrap()), "{ip}");
         }
         for ip in ["169.254.169.254", "10.0.0.1", "fd00:ec2::254"] {
@@ -392,14 +485,24 @@ mod tests {
 
     #[test]
     fn credential_ids_are_masked() {
-        assert_eq!(mask_uri("http://169.254.170.2/v2/credentials/52b19262-e7aa-4f56"), "http://169.254.170.2/v2/credentials/52b1…");
-        assert_eq!(mask_uri("/v1/credentials?id=0123456789abcdef"), "/v1/credentials?id=0123…");
-        assert_eq!(mask_uri("http://169.254.170.23/v1/credentials"), "http://169.254.170.23/v1/credentials");
+        assert_eq!(
+            mask_uri("http://169.254.170.2/v2/credentials/52b19262-e7aa-4f56"),
+            "http://169.254.170.2/v2/credentials/52b1…"
+        );
+        assert_eq!(
+            mask_uri("/v1/credentials?id=0123456789abcdef"),
+            "/v1/credentials?id=0123…"
+        );
+        assert_eq!(
+            mask_uri("http://169.254.170.23/v1/credentials"),
+            "http://169.254.170.23/v1/credentials"
+        );
     }
 
     #[test]
     fn token_whitespace_names_the_byte_not_the_token() {
-        let err = ensure_clean_token(&Secret::new("tok-secret-value\n"), "the token file /t").unwrap_err();
+        let err = ensure_clean_token(&Secret::new("tok-secret-value\n"), "the token file /t")
+            .unwrap_err();
         assert!(err.message.contains("newline"), "{}", err.message);
         assert!(!err.message.contains("tok-secret-value"));
         assert!(ensure_clean_token(&Secret::new("clean-token"), "x").is_ok());

@@ -24,7 +24,10 @@ pub enum Keys {
 }
 
 pub fn keys(env: &Env) -> Keys {
-    match (env.non_blank(ACCESS_KEY_ID).is_some(), secret(env).is_some()) {
+    match (
+        env.non_blank(ACCESS_KEY_ID).is_some(),
+        secret(env).is_some(),
+    ) {
         (true, true) => Keys::Both,
         (true, false) => Keys::IdOnly,
         (false, true) => Keys::SecretOnly,
@@ -33,12 +36,17 @@ pub fn keys(env: &Env) -> Keys {
 }
 
 fn secret(env: &Env) -> Option<&str> {
-    env.non_blank(SECRET_ACCESS_KEY).or_else(|| env.non_blank(SECRET_ACCESS_KEY_ALT))
+    env.non_blank(SECRET_ACCESS_KEY)
+        .or_else(|| env.non_blank(SECRET_ACCESS_KEY_ALT))
 }
 
 pub fn inspect(env: &Env) -> Inspection {
     match keys(env) {
-        Keys::Both => Inspection::Configured { source_type: SourceType::Env, location: ACCESS_KEY_ID.into(), note: None },
+        Keys::Both => Inspection::Configured {
+            source_type: SourceType::Env,
+            location: ACCESS_KEY_ID.into(),
+            note: None,
+        },
         Keys::None => Inspection::NotConfigured(format!("{ACCESS_KEY_ID} is not set")),
         Keys::IdOnly => Inspection::NotConfigured(format!(
             "{ACCESS_KEY_ID} is set but {SECRET_ACCESS_KEY} is not: the Rust SDK skips this source"
@@ -62,7 +70,9 @@ pub fn resolve(env: &Env) -> Outcome {
     Outcome::Resolved(Box::new(Resolved {
         creds,
         role_arn: None,
-        account_id: env.non_blank("AWS_ACCOUNT_ID").map(|a| a.trim().to_string()),
+        account_id: env
+            .non_blank("AWS_ACCOUNT_ID")
+            .map(|a| a.trim().to_string()),
         region: None,
         detail: None,
         http_status: None,
@@ -71,7 +81,13 @@ pub fn resolve(env: &Env) -> Outcome {
 
 /// Registers the environment's secrets with the log scrubber before any code can log them.
 pub fn register_secrets(env: &Env) {
-    for name in [SECRET_ACCESS_KEY, SECRET_ACCESS_KEY_ALT, SESSION_TOKEN, "AWS_SECURITY_TOKEN", super::container::AUTH_TOKEN] {
+    for name in [
+        SECRET_ACCESS_KEY,
+        SECRET_ACCESS_KEY_ALT,
+        SESSION_TOKEN,
+        "AWS_SECURITY_TOKEN",
+        super::container::AUTH_TOKEN,
+    ] {
         if let Some(v) = env.non_blank(name) {
             let _ = Secret::new(v);
         }

@@ -45,7 +45,11 @@ pub fn inspect(env: &Env) -> Inspection {
     if is_disabled(env) {
         return Inspection::NotConfigured(format!("disabled by {DISABLED}=true"));
     }
-    Inspection::Configured { source_type: SourceType::IamRole, location: endpoint(env), note: None }
+    Inspection::Configured {
+        source_type: SourceType::IamRole,
+        location: endpoint(env),
+        note: None,
+    }
 }
 
 struct Imds<'a> {
@@ -57,8 +61,15 @@ pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
     let base = match Url::parse(&endpoint(ctx.env)) {
         Ok(base) => base,
         Err(e) => {
-            let error = Error::config("imds-endpoint-invalid", format!("{ENDPOINT} is not a valid URL: {e}"), "set it to a URL such as http://169.254.169.254, or unset it");
-            return Outcome::Failed { error, http_status: None };
+            let error = Error::config(
+                "imds-endpoint-invalid",
+                format!("{ENDPOINT} is not a valid URL: {e}"),
+                "set it to a URL such as http://169.254.169.254, or unset it",
+            );
+            return Outcome::Failed {
+                error,
+                http_status: None,
+            };
         }
     };
     let imds = Imds { ctx, base };
@@ -77,9 +88,19 @@ impl Imds<'_> {
         self.ctx.budget.request_timeout_capped(STEP_CAP)
     }
 
-    async fn call(&self, method: Method, path: &str, headers: Vec<(&'static str, HeaderValue<'_>)>) -> Result<Fetched, FetchError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: Vec<(&'static str, HeaderValue<'_>)>,
+    ) -> Result<Fetched, FetchError> {
         let url = self.url(path);
-        let request = Request { method, url: &url, headers, timeout: self.timeout() };
+        let request = Request {
+            method,
+            url: &url,
+            headers,
+            timeout: self.timeout(),
+        };
         http::fetch(self.ctx.endpoints, request).await
     }
 
@@ -93,24 +114,45 @@ impl Imds<'_> {
             return Err(failed(status_error(&answer, "the role's credentials")));
         }
         let parsed = json_creds::parse(&answer.body).map_err(|why| {
-            failed(Error::problem("imds-bad-response", format!("IMDS answered, but not with credentials: {why}"), "this endpoint does not behave like EC2 IMDS; check the endpoint setting"))
+            failed(Error::problem(
+                "imds-bad-response",
+                format!("IMDS answered, but not with credentials: {why}"),
+                "this endpoint does not behave like EC2 IMDS; check the endpoint setting",
+            ))
         })?;
         Ok(Resolved {
             creds: parsed.creds,
             role_arn: None,
             account_id: parsed.account_id,
-            region: region.ok().filter(|r| r.status == 200).and_then(|r| region_text(&r.body)),
+            region: region
+                .ok()
+                .filter(|r| r.status == 200)
+                .and_then(|r| region_text(&r.body)),
             detail: Some(format!("instance profile role {role}")),
             http_status: Some(200),
         })
     }
 
     async fn get(&self, path: &str, token: &Secret) -> Result<Fetched, FetchError> {
-        self.call(Method::GET, path, vec![("x-aws-ec2-metadata-token", HeaderValue::Secret(token))]).await
+        self.call(
+            Method::GET,
+            path,
+            vec![("x-aws-ec2-metadata-token", HeaderValue::Secret(token))],
+        )
+        .await
     }
 
     async fn token(&self) -> Result<Secret, Outcome> {
-        let answer = self.call(Method::PUT, TOKEN_PATH, vec![("x-aws-ec2-metadata-token-ttl-seconds", HeaderValue::Plain("21600"))]).await;
+        let answer = self
+            .call(
+                Method::PUT,
+                TOKEN_PATH,
+                vec![(
+                    "x-aws-ec2-metadata-token-ttl-seconds",
+                    HeaderValue::Plain("21600"),
+                )],
+            )
+            .await;
         match answer {
             Ok(a) if a.status == 200 => Ok(Secret::new(String::from_utf8_lossy(&a.body).trim().to_string())),
             Ok(a) if a.status == 403 => Err(Outcome::NotLoaded("IMDS refused a session token (HTTP 403): the instance metadata service is turned off for this instance".into())),
@@ -136,15 +178,24 @@ impl Imds<'_> {
     }
 
     async fn role_name(&self, token: &Secret) -> Result<String, Outcome> {
-        let answer = self.get(ROLE_PATH, token).await.map_err(|e| self.transport_failure(&e))?;
+        let answer = self
+            .get(ROLE_PATH, token)
+            .await
+            .map_err(|e| self.transport_failure(&e))?;
         match answer.status {
             200 => String::from_utf8_lossy(&answer.body)
                 .lines()
                 .map(str::trim)
                 .find(|l| !l.is_empty())
                 .map(|l| printable(l, 128))
-                .ok_or_else(|| Outcome::NotLoaded("no instance profile is attached to this instance (empty role list)".into())),
-            404 => Err(Outcome::NotLoaded("no instance profile is attached to this instance (IMDS answered 404)".into())),
+                .ok_or_else(|| {
+                    Outcome::NotLoaded(
+                        "no instance profile is attached to this instance (empty role list)".into(),
+                    )
+                }),
+            404 => Err(Outcome::NotLoaded(
+                "no instance profile is attached to this instance (IMDS answered 404)".into(),
+            )),
             _ => Err(failed(status_error(&answer, "the role name"))),
         }
     }
@@ -152,26 +203,42 @@ impl Imds<'_> {
     fn transport_failure(&self, err: &FetchError) -> Outcome {
         failed(Error::unreachable(
             "imds-unreachable",
-            format!("IMDS gave a token but then failed: {}", err.describe(self.timeout())),
+            format!(
+                "IMDS gave a token but then failed: {}",
+                err.describe(self.timeout())
+            ),
             "retry; if it persists the instance's metadata service is unhealthy",
         ))
     }
 }
 
 fn failed(error: Error) -> Outcome {
-    Outcome::Failed { error, http_status: None }
+    Outcome::Failed {
+        error,
+        http_status: None,
+    }
 }
 
 fn status_error(answer: &Fetched, what: &str) -> Error {
     let message = format!("IMDS answered HTTP {} when asked for {what}", answer.status);
     if answer.status >= 500 {
-        return Error::unreachable("imds-unavailable", message, "retry; the metadata service is failing");
+        return Error::unreachable(
+            "imds-unavailable",
+            message,
+            "retry; the metadata service is failing",
+        );
     }
-    Error::problem("imds-rejected", message, "check the instance's metadata options (IMDSv2 required, endpoint enabled)")
+    Error::problem(
+        "imds-rejected",
+        message,
+        "check the instance's metadata options (IMDSv2 required, endpoint enabled)",
+    )
 }
 
 fn region_text(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?.trim();
-    let valid = !text.is_empty() && text.len() <= 32 && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let valid = !text.is_empty()
+        && text.len() <= 32
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     valid.then(|| text.to_string())
 }

@@ -30,16 +30,26 @@ pub struct AgentError {
 pub fn parse(body: &[u8]) -> Result<Parsed, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the body is not UTF-8 text".to_string())?;
     let value: Value = serde_json::from_str(text).map_err(|e| match e.classify() {
-        serde_json::error::Category::Eof if text.trim().is_empty() => "the body is empty".to_string(),
-        _ => format!("the body is not valid JSON (line {}, column {})", e.line(), e.column()),
+        serde_json::error::Category::Eof if text.trim().is_empty() => {
+            "the body is empty".to_string()
+        }
+        _ => format!(
+            "the body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
     })?;
-    let object = value.as_object().ok_or("the body is JSON but not an object")?;
+    let object = value
+        .as_object()
+        .ok_or("the body is JSON but not an object")?;
     ensure_success_code(object)?;
     let creds = Creds {
         access_key_id: KeyId::new(required(object, &["AccessKeyId"])?),
         secret_access_key: Secret::new(required(object, &["SecretAccessKey"])?),
         session_token: optional(object, &["Token", "SessionToken"])?.map(Secret::new),
-        expiration: optional(object, &["Expiration"])?.map(|raw| parse_expiration(&raw)).transpose()?,
+        expiration: optional(object, &["Expiration"])?
+            .map(|raw| parse_expiration(&raw))
+            .transpose()?,
     };
     Ok(Parsed {
         creds,
@@ -50,29 +60,46 @@ pub fn parse(body: &[u8]) -> Result<Parsed, String> {
 
 /// Reads an agent's error body; anything unexpected yields empty fields, never an error.
 pub fn parse_agent_error(body: &[u8]) -> AgentError {
-    let object = serde_json::from_slice::<Value>(body).ok().and_then(|v| v.as_object().cloned());
+    let object = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.as_object().cloned());
     let field = |names: &[&str]| {
-        object.as_ref().and_then(|o| find(o, names)).and_then(Value::as_str).map(|s| sanitize_foreign(s, 200))
+        object
+            .as_ref()
+            .and_then(|o| find(o, names))
+            .and_then(Value::as_str)
+            .map(|s| sanitize_foreign(s, 200))
     };
-    AgentError { code: field(&["code", "Code"]).filter(|c| is_code(c)), message: field(&["message", "Message"]) }
+    AgentError {
+        code: field(&["code", "Code"]).filter(|c| is_code(c)),
+        message: field(&["message", "Message"]),
+    }
 }
 
 fn is_code(code: &str) -> bool {
-    !code.is_empty() && code.len() <= 64 && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    !code.is_empty()
+        && code.len() <= 64
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
 /// IMDS answers `"Code": "Success"`; anything else there is a failure it explains.
 fn ensure_success_code(object: &Map<String, Value>) -> Result<(), String> {
     match find(object, &["Code"]).and_then(Value::as_str) {
-        Some(code) if !code.eq_ignore_ascii_case("success") => {
-            Err(format!("the answer's Code is {:?}, not \"Success\"", sanitize_foreign(code, 64)))
-        }
+        Some(code) if !code.eq_ignore_ascii_case("success") => Err(format!(
+            "the answer's Code is {:?}, not \"Success\"",
+            sanitize_foreign(code, 64)
+        )),
         _ => Ok(()),
     }
 }
 
 fn find<'a>(object: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
-    object.iter().find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n))).map(|(_, v)| v)
+    object
+        .iter()
+        .find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+        .map(|(_, v)| v)
 }
 
 fn required(object: &Map<String, Value>, names: &[&str]) -> Result<String, String> {
@@ -82,7 +109,9 @@ fn required(object: &Map<String, Value>, names: &[&str]) -> Result<String, Strin
 fn optional(object: &Map<String, Value>, names: &[&str]) -> Result<Option<String>, String> {
     match find(object, names) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Err(format!("the field {} is empty", names[0])),
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            Err(format!("the field {} is empty", names[0]))
+        }
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(format!("the field {} is not a string", names[0])),
     }
@@ -105,7 +134,10 @@ mod tests {
     #[test]
     fn ecs_shape_keeps_role_arn() {
         let p = parse(ECS.as_bytes()).unwrap();
-        assert_eq!(p.role_arn.as_deref(), Some("arn:aws:iam::123456789012:role/app"));
+        assert_eq!(
+            p.role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/app")
+        );
         assert_eq!(p.creds.access_key_id.masked(), "ASIA…MPLE");
         assert!(p.creds.expiration.is_some());
     }
@@ -131,9 +163,20 @@ mod tests {
 
     #[test]
     fn agent_error_body_is_read() {
-        let e = parse_agent_error(br#"{"code":"InvalidIdInRequest","message":"CredentialsV2Request: ID not found"}"#);
+        let e = parse_agent_error(
+            br#"{"code":"InvalidIdInRequest","message":"CredentialsV2Request: ID not found"}"#,
+        );
         assert_eq!(e.code.as_deref(), Some("InvalidIdInRequest"));
-        assert_eq!(e.message.as_deref(), Some("CredentialsV2Request: ID not found"));
-        assert_eq!(parse_agent_error(b"<html>"), AgentError { code: None, message: None });
+        assert_eq!(
+            e.message.as_deref(),
+            Some("CredentialsV2Request: ID not found")
+        );
+        assert_eq!(
+            parse_agent_error(b"<html>"),
+            AgentError {
+                code: None,
+                message: None
+            }
+        );
     }
 }

@@ -65,8 +65,13 @@ pub enum Provider {
 }
 
 impl Provider {
-    pub const ORDER: [Provider; 5] =
-        [Provider::Environment, Provider::Profile, Provider::WebIdentity, Provider::Container, Provider::Imds];
+    pub const ORDER: [Provider; 5] = [
+        Provider::Environment,
+        Provider::Profile,
+        Provider::WebIdentity,
+        Provider::Container,
+        Provider::Imds,
+    ];
 
     /// The source type to show when nothing more specific is known.
     pub fn default_type(self) -> SourceType {
@@ -133,9 +138,17 @@ pub struct Resolved {
 #[derive(Debug)]
 pub enum Inspection {
     NotConfigured(String),
-    Configured { source_type: SourceType, location: String, note: Option<String> },
+    Configured {
+        source_type: SourceType,
+        location: String,
+        note: Option<String>,
+    },
     /// Configured, but wrongly: the SDK would stop here with this error.
-    Invalid { source_type: SourceType, location: String, error: Error },
+    Invalid {
+        source_type: SourceType,
+        location: String,
+        error: Error,
+    },
 }
 
 /// The result of asking a configured source.
@@ -145,7 +158,10 @@ pub enum Outcome {
     /// The SDK moves on to the next source.
     NotLoaded(String),
     /// The SDK stops the chain with this error.
-    Failed { error: Error, http_status: Option<u16> },
+    Failed {
+        error: Error,
+        http_status: Option<u16>,
+    },
 }
 
 /// Everything a source may need.
@@ -168,6 +184,21 @@ pub struct Walk {
 }
 
 impl Walk {
+    /// A walk that never ran (set-up failed): every source listed as not checked.
+    pub fn not_run(why: &str) -> Walk {
+        let attempts = Provider::ORDER
+            .iter()
+            .map(|p| Attempt {
+                detail: Some(why.to_string()),
+                ..base(*p, p.default_type(), Status::NotChecked, None)
+            })
+            .collect();
+        Walk {
+            attempts,
+            ..Walk::default()
+        }
+    }
+
     fn is_decided(&self) -> bool {
         self.winner.is_some() || self.stopped_at.is_some()
     }
@@ -177,7 +208,9 @@ impl Walk {
     }
 
     pub fn error(&self) -> Option<&Error> {
-        self.stopped_at.and_then(|p| self.attempt(p)).and_then(|a| a.error.as_ref())
+        self.stopped_at
+            .and_then(|p| self.attempt(p))
+            .and_then(|a| a.error.as_ref())
     }
 }
 
@@ -219,22 +252,43 @@ async fn resolve(provider: Provider, ctx: &Ctx<'_>) -> Outcome {
 }
 
 /// The chain has not decided yet: ask this source for real.
-async fn ask(provider: Provider, inspection: Inspection, ctx: &Ctx<'_>, walk: &mut Walk) -> Attempt {
-    let (source_type, location) = match inspection {
+async fn ask(
+    provider: Provider,
+    inspection: Inspection,
+    ctx: &Ctx<'_>,
+    walk: &mut Walk,
+) -> Attempt {
+    let configured = match inspection {
         Inspection::NotConfigured(why) => return not_configured(provider, why),
-        Inspection::Invalid { source_type, location, error } => {
+        Inspection::Invalid {
+            source_type,
+            location,
+            error,
+        } => {
             walk.stopped_at = Some(provider);
             return failed(provider, source_type, Some(location), error, None);
         }
-        Inspection::Configured { source_type, location, .. } => (source_type, location),
+        Inspection::Configured {
+            source_type,
+            location,
+            note,
+        } => (source_type, location, note),
     };
+    let (source_type, location, note) = configured;
     match resolve(provider, ctx).await {
-        Outcome::Resolved(resolved) => {
+        Outcome::Resolved(mut resolved) => {
+            resolved.detail = resolved
+                .detail
+                .take()
+                .or(note.filter(|_| provider != Provider::Container));
             let attempt = selected(provider, source_type, location, &resolved);
             walk.winner = Some((provider, resolved));
             attempt
         }
-        Outcome::NotLoaded(why) => Attempt { location: Some(location), ..not_configured(provider, why) },
+        Outcome::NotLoaded(why) => Attempt {
+            location: Some(location),
+            ..not_configured(provider, why)
+        },
         Outcome::Failed { error, http_status } => {
             walk.stopped_at = Some(provider);
             failed(provider, source_type, Some(location), error, http_status)
@@ -247,18 +301,34 @@ async fn ask(provider: Provider, inspection: Inspection, ctx: &Ctx<'_>, walk: &m
 async fn below(provider: Provider, inspection: Inspection, ctx: &Ctx<'_>) -> Attempt {
     match inspection {
         Inspection::NotConfigured(why) => not_configured(provider, why),
-        Inspection::Configured { source_type, location, .. } if provider == Provider::Imds && !ctx.settings.all => {
-            Attempt {
-                detail: Some("not contacted: a source above decided (use --all to probe it)".into()),
-                ..base(provider, source_type, Status::NotChecked, Some(location))
-            }
-        }
-        Inspection::Invalid { source_type, location, error } => Attempt {
-            detail: Some(format!("never reached by the SDK; would fail: {}", error.message)),
+        Inspection::Configured {
+            source_type,
+            location,
+            ..
+        } if provider == Provider::Imds && !ctx.settings.all => Attempt {
+            detail: Some("not contacted: a source above decided (use --all to probe it)".into()),
+            ..base(provider, source_type, Status::NotChecked, Some(location))
+        },
+        Inspection::Invalid {
+            source_type,
+            location,
+            error,
+        } => Attempt {
+            detail: Some(format!(
+                "never reached by the SDK; would fail: {}",
+                error.message
+            )),
             ..base(provider, source_type, Status::Shadowed, Some(location))
         },
-        Inspection::Configured { source_type, location, note } => {
-            let mut attempt = Attempt { detail: note, ..base(provider, source_type, Status::Shadowed, Some(location)) };
+        Inspection::Configured {
+            source_type,
+            location,
+            note,
+        } => {
+            let mut attempt = Attempt {
+                detail: note,
+                ..base(provider, source_type, Status::Shadowed, Some(location))
+            };
             if provider.is_network() && ctx.settings.all {
                 attempt.detail = Some(probe_summary(resolve(provider, ctx).await));
             }
@@ -270,7 +340,10 @@ async fn below(provider: Provider, inspection: Inspection, ctx: &Ctx<'_>) -> Att
 fn probe_summary(outcome: Outcome) -> String {
     match outcome {
         Outcome::Resolved(r) => match &r.role_arn {
-            Some(role) => format!("answers (--all): role {role}, key {}", r.creds.access_key_id),
+            Some(role) => format!(
+                "answers (--all): role {role}, key {}",
+                r.creds.access_key_id
+            ),
             None => format!("answers (--all): key {}", r.creds.access_key_id),
         },
         Outcome::NotLoaded(why) => format!("checked (--all): {why}"),
@@ -278,7 +351,12 @@ fn probe_summary(outcome: Outcome) -> String {
     }
 }
 
-fn base(provider: Provider, source_type: SourceType, status: Status, location: Option<String>) -> Attempt {
+fn base(
+    provider: Provider,
+    source_type: SourceType,
+    status: Status,
+    location: Option<String>,
+) -> Attempt {
     Attempt {
         provider,
         source_type,
@@ -292,10 +370,24 @@ fn base(provider: Provider, source_type: SourceType, status: Status, location: O
 }
 
 fn not_configured(provider: Provider, why: String) -> Attempt {
-    Attempt { detail: Some(why), ..base(provider, provider.default_type(), Status::NotConfigured, None) }
+    Attempt {
+        detail: Some(why),
+        ..base(
+            provider,
+            provider.default_type(),
+            Status::NotConfigured,
+            None,
+        )
+    }
 }
 
-fn failed(provider: Provider, source_type: SourceType, location: Option<String>, error: Error, http_status: Option<u16>) -> Attempt {
+fn failed(
+    provider: Provider,
+    source_type: SourceType,
+    location: Option<String>,
+    error: Error,
+    http_status: Option<u16>,
+) -> Attempt {
     Attempt {
         detail: Some(error.message.clone()),
         error: Some(error),
@@ -304,7 +396,12 @@ fn failed(provider: Provider, source_type: SourceType, location: Option<String>,
     }
 }
 
-fn selected(provider: Provider, source_type: SourceType, location: String, resolved: &Resolved) -> Attempt {
+fn selected(
+    provider: Provider,
+    source_type: SourceType,
+    location: String,
+    resolved: &Resolved,
+) -> Attempt {
     Attempt {
         detail: resolved.detail.clone(),
         http_status: resolved.http_status,

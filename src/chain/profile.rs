@@ -40,8 +40,12 @@ impl Profiles {
         let set = aws_config::profile::load(&fs, &sdk_env, &EnvConfigFiles::default(), None)
             .await
             .map_err(|e| sanitize_foreign(&DisplayErrorContext(&e).to_string(), 300));
-        let creds_only = EnvConfigFiles::builder().include_default_credentials_file(true).build();
-        let credentials_set = aws_config::profile::load(&fs, &sdk_env, &creds_only, None).await.ok();
+        let creds_only = EnvConfigFiles::builder()
+            .include_default_credentials_file(true)
+            .build();
+        let credentials_set = aws_config::profile::load(&fs, &sdk_env, &creds_only, None)
+            .await
+            .ok();
         let name = selected.clone().unwrap_or_else(|| "default".into());
         let keys_in_credentials_file = credentials_set
             .as_ref()
@@ -61,12 +65,18 @@ impl Profiles {
     }
 
     pub fn profile(&self) -> Option<&Profile> {
-        self.set.as_ref().ok().and_then(|s| s.get_profile(&self.selected))
+        self.set
+            .as_ref()
+            .ok()
+            .and_then(|s| s.get_profile(&self.selected))
     }
 
     /// A setting of the selected profile.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.profile().and_then(|p| p.get(key)).map(str::trim).filter(|v| !v.is_empty())
+        self.profile()
+            .and_then(|p| p.get(key))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
     }
 
     /// What kind of source the selected profile is, by aws-config's precedence.
@@ -74,7 +84,8 @@ impl Profiles {
         let p = self.profile()?;
         let has = |k: &str| p.get(k).is_some_and(|v| !v.trim().is_empty());
         Some(if has("role_arn") {
-            if has("web_identity_token_file") && !has("source_profile") && !has("credential_source") {
+            if has("web_identity_token_file") && !has("source_profile") && !has("credential_source")
+            {
                 SourceType::AssumeRoleWithWebIdentity
             } else {
                 SourceType::AssumeRole
@@ -109,7 +120,9 @@ fn path(env: &Env, var: &str, default: &str) -> PathBuf {
 
 fn register_secrets(set: &ProfileSet) {
     for name in set.profiles() {
-        let Some(p) = set.get_profile(name) else { continue };
+        let Some(p) = set.get_profile(name) else {
+            continue;
+        };
         for key in ["aws_secret_access_key", "aws_session_token"] {
             if let Some(v) = p.get(key) {
                 let _ = Secret::new(v.trim());
@@ -126,28 +139,48 @@ pub fn inspect(profiles: &Profiles) -> Inspection {
         return Inspection::Invalid {
             source_type: SourceType::ConfigFile,
             location: profiles.config_path.display().to_string(),
-            error: Error::config("profile-file-invalid", format!("the profile files cannot be parsed: {why}"), "fix the file's syntax: [profile name] sections with key = value lines"),
+            error: Error::config(
+                "profile-file-invalid",
+                format!("the profile files cannot be parsed: {why}"),
+                "fix the file's syntax: [profile name] sections with key = value lines",
+            ),
         };
     }
     if profiles.profile().is_none() {
         return missing_profile(profiles);
     }
     match profiles.source_type() {
-        Some(source_type) => Inspection::Configured { source_type, location: profiles.location(), note: None },
-        None => Inspection::NotConfigured(format!("profile {} defines no credentials", profiles.selected)),
+        Some(source_type) => Inspection::Configured {
+            source_type,
+            location: profiles.location(),
+            note: None,
+        },
+        None => Inspection::NotConfigured(format!(
+            "profile {} defines no credentials",
+            profiles.selected
+        )),
     }
 }
 
 fn missing_profile(profiles: &Profiles) -> Inspection {
     if !profiles.explicit {
-        return Inspection::NotConfigured(format!("no [default] profile in {} or {}", profiles.config_path.display(), profiles.credentials_path.display()));
+        return Inspection::NotConfigured(format!(
+            "no [default] profile in {} or {}",
+            profiles.config_path.display(),
+            profiles.credentials_path.display()
+        ));
     }
     Inspection::Invalid {
         source_type: SourceType::ConfigFile,
         location: format!("{PROFILE}={}", profiles.selected),
         error: Error::config(
             "profile-not-found",
-            format!("{PROFILE} names the profile {:?}, which is in neither {} nor {}", profiles.selected, profiles.config_path.display(), profiles.credentials_path.display()),
+            format!(
+                "{PROFILE} names the profile {:?}, which is in neither {} nor {}",
+                profiles.selected,
+                profiles.config_path.display(),
+                profiles.credentials_path.display()
+            ),
             format!("fix {PROFILE}, or add the profile (mount the files, or set {CONFIG_FILE})"),
         ),
     }
@@ -159,7 +192,12 @@ pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
         .configure(&ctx.sdk.provider_config(&ctx.budget))
         .profile_name(ctx.profile.selected.clone())
         .build();
-    from_sdk(provider.provide_credentials(), ctx, "the profile's credential provider").await
+    from_sdk(
+        provider.provide_credentials(),
+        ctx,
+        "the profile's credential provider",
+    )
+    .await
 }
 
 /// Turns an aws-config provider's answer into an outcome, bounded by the time left.
@@ -199,17 +237,44 @@ fn resolved(creds: &aws_credential_types::Credentials) -> Resolved {
 }
 
 fn map_error(err: &CredentialsError, what: &str) -> Outcome {
-    let text = sanitize_foreign(&DisplayErrorContext(err).to_string(), 400);
-    let failed = |error| Outcome::Failed { error, http_status: None };
+    let text = sanitize_foreign(&crate::error::chain_text(err), 400);
+    let failed = |error| Outcome::Failed {
+        error,
+        http_status: None,
+    };
     match err {
         CredentialsError::CredentialsNotLoaded(_) => Outcome::NotLoaded(text),
-        CredentialsError::ProviderTimedOut(_) => failed(Error::unreachable("provider-timeout", format!("{what} timed out: {text}"), "check the network path to STS/SSO")),
-        CredentialsError::InvalidConfiguration(_) => failed(Error::config("provider-config", format!("{what} is misconfigured: {text}"), "fix the profile or the variables named above")),
-        _ if is_transport(&text) => failed(Error::unreachable("provider-unreachable", format!("{what} failed: {text}"), "check the network path to STS/SSO, and AWS_ENDPOINT_URL_STS")),
-        _ => failed(Error::problem("provider-failed", format!("{what} failed: {text}"), "the message above names the cause; fix it in the profile or the role's trust policy")),
+        CredentialsError::ProviderTimedOut(_) => failed(Error::unreachable(
+            "provider-timeout",
+            format!("{what} timed out: {text}"),
+            "check the network path to STS/SSO",
+        )),
+        CredentialsError::InvalidConfiguration(_) => failed(Error::config(
+            "provider-config",
+            format!("{what} is misconfigured: {text}"),
+            "fix the profile or the variables named above",
+        )),
+        _ if is_transport(&text) => failed(Error::unreachable(
+            "provider-unreachable",
+            format!("{what} failed: {text}"),
+            "check the network path to STS/SSO, and AWS_ENDPOINT_URL_STS",
+        )),
+        _ => failed(Error::problem(
+            "provider-failed",
+            format!("{what} failed: {text}"),
+            "the message above names the cause; fix it in the profile or the role's trust policy",
+        )),
     }
 }
 
 fn is_transport(text: &str) -> bool {
-    ["dispatch failure", "timeout", "timed out", "Connection refused", "io error"].iter().any(|s| text.contains(s))
+    [
+        "dispatch failure",
+        "timeout",
+        "timed out",
+        "Connection refused",
+        "io error",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
 }

@@ -39,25 +39,44 @@ pub fn read_token_file(env: &Env, path: &str, origin: &str) -> Result<TokenFile,
     })?;
     let text = Secret::new(String::from_utf8_lossy(&bytes).into_owned());
     if text.expose().trim().is_empty() {
-        return Err(Error::config("web-identity-token-empty", format!("{origin}={path} is empty"), "the file must hold the service account's JWT"));
+        return Err(Error::config(
+            "web-identity-token-empty",
+            format!("{origin}={path} is empty"),
+            "the file must hold the service account's JWT",
+        ));
     }
-    let whitespace = crate::chain::container::ensure_clean_token(&text, &format!("the token file {path}")).err().map(|e| e.message);
-    Ok(TokenFile { path: path.to_string(), claims: jwt::claims(text.expose()), whitespace })
+    let whitespace =
+        crate::chain::container::ensure_clean_token(&text, &format!("the token file {path}"))
+            .err()
+            .map(|e| e.message);
+    Ok(TokenFile {
+        path: path.to_string(),
+        claims: jwt::claims(text.expose()),
+        whitespace,
+    })
 }
 
 pub fn inspect(env: &Env) -> Inspection {
     let (file, role) = (env.non_blank(TOKEN_FILE), env.non_blank(ROLE_ARN));
     match (file, role) {
         (None, None) => Inspection::NotConfigured(format!("{TOKEN_FILE} is not set")),
-        (Some(_), None) => Inspection::NotConfigured(format!("{TOKEN_FILE} is set but {ROLE_ARN} is not: the SDK skips this source")),
-        (None, Some(_)) => Inspection::NotConfigured(format!("{ROLE_ARN} is set but {TOKEN_FILE} is not: the SDK skips this source")),
+        (Some(_), None) => Inspection::NotConfigured(format!(
+            "{TOKEN_FILE} is set but {ROLE_ARN} is not: the SDK skips this source"
+        )),
+        (None, Some(_)) => Inspection::NotConfigured(format!(
+            "{ROLE_ARN} is set but {TOKEN_FILE} is not: the SDK skips this source"
+        )),
         (Some(path), Some(role)) => match read_token_file(env, path.trim(), TOKEN_FILE) {
             Ok(token) => Inspection::Configured {
                 source_type: SourceType::AssumeRoleWithWebIdentity,
                 location: format!("{TOKEN_FILE}={}", path.trim()),
                 note: Some(describe(role.trim(), &token)),
             },
-            Err(error) => Inspection::Invalid { source_type: SourceType::AssumeRoleWithWebIdentity, location: format!("{TOKEN_FILE}={}", path.trim()), error },
+            Err(error) => Inspection::Invalid {
+                source_type: SourceType::AssumeRoleWithWebIdentity,
+                location: format!("{TOKEN_FILE}={}", path.trim()),
+                error,
+            },
         },
     }
 }
@@ -81,8 +100,15 @@ pub fn describe(role: &str, token: &TokenFile) -> String {
 }
 
 pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
-    let provider = WebIdentityTokenCredentialsProvider::builder().configure(&ctx.sdk.provider_config(&ctx.budget)).build();
-    let mut outcome = super::profile::from_sdk(provider.provide_credentials(), ctx, "AssumeRoleWithWebIdentity").await;
+    let provider = WebIdentityTokenCredentialsProvider::builder()
+        .configure(&ctx.sdk.provider_config(&ctx.budget))
+        .build();
+    let mut outcome = super::profile::from_sdk(
+        provider.provide_credentials(),
+        ctx,
+        "AssumeRoleWithWebIdentity",
+    )
+    .await;
     if let Outcome::Resolved(r) = &mut outcome {
         r.role_arn = ctx.env.non_blank(ROLE_ARN).map(|s| s.trim().to_string());
     }

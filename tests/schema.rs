@@ -1,0 +1,166 @@
+//! The JSON report's schema, as a test: the report must deserialise into these structs, which
+//! deny unknown fields (ripgrep's approach). A field added to or renamed in `src/report.rs`
+//! without updating the README's schema table and this file fails here.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Report {
+    schema_version: u32,
+    version: String,
+    ok: bool,
+    exit_code: i32,
+    source: Option<String>,
+    location: Option<String>,
+    role_arn: Option<String>,
+    role_arn_from: Option<String>,
+    access_key_id: Option<String>,
+    key_kind: Option<String>,
+    expiration: Option<String>,
+    expires_in_secs: Option<i64>,
+    region: Option<String>,
+    region_from: Option<String>,
+    identity: Option<Identity>,
+    clock_skew_secs: Option<i64>,
+    context: Option<Context>,
+    providers: Vec<Provider>,
+    warnings: Vec<Warning>,
+    notes: Vec<Note>,
+    errors: Vec<Error>,
+    elapsed_ms: u64,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Identity {
+    account: String,
+    arn: String,
+    user_id: String,
+    role_name: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Context {
+    cluster: Option<String>,
+    task_arn: Option<String>,
+    family: Option<String>,
+    revision: Option<String>,
+    service: Option<String>,
+    launch_type: Option<String>,
+    availability_zone: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Provider {
+    provider: String,
+    #[serde(rename = "type")]
+    source_type: String,
+    status: String,
+    location: Option<String>,
+    detail: Option<String>,
+    http_status: Option<u16>,
+    elapsed_ms: u64,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Warning {
+    code: String,
+    message: String,
+    hint: String,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Note {
+    code: String,
+    message: String,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Error {
+    kind: String,
+    code: String,
+    message: String,
+    hint: String,
+}
+
+const PROVIDERS: [&str; 5] = [
+    "environment",
+    "profile",
+    "web-identity",
+    "container",
+    "imds",
+];
+const STATUSES: [&str; 5] = [
+    "selected",
+    "shadowed",
+    "not-configured",
+    "error",
+    "not-checked",
+];
+const TYPES: [&str; 9] = [
+    "env",
+    "shared-credentials-file",
+    "config-file",
+    "assume-role",
+    "sso",
+    "custom-process",
+    "assume-role-with-web-identity",
+    "container-role",
+    "iam-role",
+];
+
+/// Deserialises the report strictly and checks its enumerations.
+pub fn assert_schema(v: &Value) {
+    let report: Report = serde_json::from_value(v.clone())
+        .unwrap_or_else(|e| panic!("report does not match the schema: {e}\n{v}"));
+    assert_eq!(report.schema_version, 1);
+    let order: Vec<&str> = report
+        .providers
+        .iter()
+        .map(|p| p.provider.as_str())
+        .collect();
+    assert_eq!(order, PROVIDERS, "providers in chain order");
+    for p in &report.providers {
+        assert!(STATUSES.contains(&p.status.as_str()), "status {}", p.status);
+        assert!(
+            TYPES.contains(&p.source_type.as_str()),
+            "type {}",
+            p.source_type
+        );
+    }
+    if let Some(source) = &report.source {
+        assert!(TYPES.contains(&source.as_str()), "source {source}");
+    }
+    for code in report
+        .warnings
+        .iter()
+        .map(|w| &w.code)
+        .chain(report.errors.iter().map(|e| &e.code))
+    {
+        assert!(
+            code.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "code {code} is not kebab-case"
+        );
+    }
+    if let Some(key) = &report.access_key_id {
+        assert!(
+            key.contains('…') || key == "****",
+            "access key id must be masked: {key}"
+        );
+    }
+}
