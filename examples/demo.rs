@@ -34,7 +34,10 @@ fn main() {
         .with_task_metadata(peer::TASK_METADATA_PREFIX, task)
         .with_sts(peer::Sts::default());
     let fake = peer::Peer::start(plan);
-    println!("demo: fake ECS agent + task metadata + STS on {}\n", fake.url());
+    println!(
+        "demo: fake ECS agent + task metadata + STS on {}\n",
+        fake.url()
+    );
     let mut code = 0;
     for format in ["text", "json"] {
         println!("$ credcheck --format {format}");
@@ -52,8 +55,14 @@ fn run(fake: &peer::Peer, format: &str) -> i32 {
         .env("PATH", "/usr/bin:/bin")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_REGION", "us-east-1")
-        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{}{}", fake.url(), peer::ECS_PATH))
-        .env("ECS_CONTAINER_METADATA_URI_V4", format!("{}{}", fake.url(), peer::TASK_METADATA_PREFIX))
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}{}", fake.url(), peer::ECS_PATH),
+        )
+        .env(
+            "ECS_CONTAINER_METADATA_URI_V4",
+            format!("{}{}", fake.url(), peer::TASK_METADATA_PREFIX),
+        )
         .env("AWS_ENDPOINT_URL_STS", fake.url())
         .args(["--format", format])
         .status()

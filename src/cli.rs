@@ -2,8 +2,10 @@
 //! (those are resolved in `settings`).
 //! Reads (through clap's `env`): CREDCHECK_FORMAT, CREDCHECK_TIMEOUT, CREDCHECK_DEADLINE,
 //! CREDCHECK_ALL, CREDCHECK_NO_STS, CREDCHECK_REQUIRE, CREDCHECK_EXPECT_ROLE,
-//! CREDCHECK_EXPECT_ACCOUNT, CREDCHECK_MIN_TTL, CREDCHECK_STS.
+//! CREDCHECK_EXPECT_ACCOUNT, CREDCHECK_MIN_TTL, CREDCHECK_STS. Boolean variables read like
+//! the SDKs' (`1`, `true`, `yes`, `on` are true; `0`, `false`, `no`, `off` and empty are false).
 
+use clap::builder::FalseyValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::time::Duration;
@@ -26,15 +28,15 @@ pub struct Cli {
     pub common: Common,
 
     /// Also contact network sources below the winner (container endpoint, IMDS).
-    #[arg(long, env = "CREDCHECK_ALL")]
+    #[arg(long, env = "CREDCHECK_ALL", value_parser = FalseyValueParser::new())]
     pub all: bool,
 
     /// Do not call STS GetCallerIdentity.
-    #[arg(long, env = "CREDCHECK_NO_STS")]
+    #[arg(long, env = "CREDCHECK_NO_STS", value_parser = FalseyValueParser::new())]
     pub no_sts: bool,
 
     /// Wrapper mode: do not start CMD unless the report is ok (fail closed).
-    #[arg(long, env = "CREDCHECK_REQUIRE")]
+    #[arg(long, env = "CREDCHECK_REQUIRE", value_parser = FalseyValueParser::new())]
     pub require: bool,
 
     /// Wrapper mode: the command to exec after the report, e.g. `credcheck -- /app/server`.
@@ -58,7 +60,7 @@ pub struct HealthArgs {
     pub min_ttl: Duration,
 
     /// Also confirm the credentials with STS GetCallerIdentity.
-    #[arg(long, env = "CREDCHECK_STS")]
+    #[arg(long, env = "CREDCHECK_STS", value_parser = FalseyValueParser::new())]
     pub sts: bool,
 }
 

@@ -11,8 +11,9 @@ use std::fmt;
 use std::sync::{Mutex, OnceLock};
 
 const REDACTED: &str = "** redacted **";
-/// Runs at least this long that look like key material are hidden in foreign text.
-const SECRET_LIKE_RUN: usize = 20;
+/// Runs at least this long that mix cases and digits are hidden in foreign text (AWS secret
+/// keys are 40 characters, tokens hundreds; agent words like `CredentialsV2Request` are shorter).
+const SECRET_LIKE_RUN: usize = 24;
 /// Shorter values are not registered for scrubbing: they would mangle ordinary words.
 const MIN_SCRUB_LEN: usize = 6;
 

@@ -201,9 +201,9 @@ fn pod_identity_in_netns() {
     ) else {
         return;
     };
-    let mut cmd = support::cmd();
-    cmd.home_file("eks-pod-identity-token", support::CANARY_AUTH_TOKEN);
-    let token = cmd.home_path("eks-pod-identity-token");
+    let token_dir = tempfile::tempdir().expect("tempdir");
+    let token = token_dir.path().join("eks-pod-identity-token");
+    std::fs::write(&token, support::CANARY_AUTH_TOKEN).expect("token file");
     let token_arg = token.to_string_lossy().into_owned();
     let _agent = ns.spawn_peer(&[
         "--bind",
@@ -218,6 +218,7 @@ fn pod_identity_in_netns() {
         "http://169.254.170.23/v1/credentials",
         "http://[fd00:ec2::23]/v1/credentials",
     ] {
+        let mut cmd = support::cmd();
         cmd.in_netns(&ns)
             .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", url)
             .env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token);
@@ -229,6 +230,17 @@ fn pod_identity_in_netns() {
             "Pod Identity sends no RoleArn: {out}"
         );
     }
+    let mut no_token = support::cmd();
+    no_token.in_netns(&ns).env(
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://169.254.170.23/v1/credentials",
+    );
+    let out = no_token.arg("--no-sts").run();
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains("container-rejected"),
+        "the agent requires the token\n{out}"
+    );
 }
 
 /// The static binary alone in an empty root: no /etc, no certificates, no resolver.
