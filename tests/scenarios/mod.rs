@@ -340,6 +340,7 @@ impl Peers {
 }
 
 fn copy_home(src: &Path, cmd: &mut TestCmd, rel: &str) {
+    let home = cmd.home().to_string_lossy().into_owned();
     let Ok(entries) = std::fs::read_dir(src) else {
         return;
     };
@@ -350,7 +351,7 @@ fn copy_home(src: &Path, cmd: &mut TestCmd, rel: &str) {
             copy_home(&path, cmd, &format!("{name}/"));
         } else {
             let text = std::fs::read_to_string(&path).expect("home file is text");
-            cmd.home_file(&name, canaries(&text));
+            cmd.home_file(&name, canaries(&text).replace("{home}", &home));
         }
     }
 }
@@ -561,5 +562,7 @@ fn scenarios_and_secret_sweep() {
             });
         }
     });
-    eprintln!("secret sweep: {} scenarios, {} runs (formats {FORMATS:?} × RUST_LOG {LOG_LEVELS:?}), no canary leaked", all.len(), runs.load(Ordering::SeqCst));
+    // Written to the real stderr, past the test harness's capture, so CI logs show the count.
+    let line = format!("secret sweep: {} scenarios, {} runs (formats {FORMATS:?} × RUST_LOG {LOG_LEVELS:?}), no canary leaked\n", all.len(), runs.load(Ordering::SeqCst));
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }

@@ -363,23 +363,29 @@ fn run_bounded(mut cmd: Command, stdin: Option<Vec<u8>>, timeout: Duration) -> O
     }
 }
 
-/// Poll for exit (1 ms granularity) until `timeout`; kill and return None after it.
+/// Waits for exit on a thread and receives the status over a channel, so the test blocks on
+/// the event itself; after `timeout` the process is killed (by pid) and None is returned.
 fn wait_bounded(
     child: &mut Child,
     start: Instant,
     timeout: Duration,
 ) -> Option<std::process::ExitStatus> {
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::scope(|scope| {
+        scope.spawn(|| {
+            let _ = tx.send(child.wait());
+        });
+        let left = timeout.saturating_sub(start.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(status) => status.ok(),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                let _ = rx.recv();
+                None
+            }
         }
-        if start.elapsed() >= timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
+    })
 }
 
 /// A process that printed `listening on ADDR…`; killed and reaped on drop.
