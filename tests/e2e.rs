@@ -285,6 +285,18 @@ fn empty_root_chroot() {
         out.stdout.contains("unresolvable-host") && out.stdout.contains("/etc/hosts"),
         "{out}"
     );
+    let mut sts = TestCmd::new("/usr/sbin/chroot");
+    sts.arg(root.path()).arg("/credcheck").env("HOME", "/");
+    sts.env("AWS_ACCESS_KEY_ID", support::CANARY_AKID)
+        .env("AWS_SECRET_ACCESS_KEY", support::CANARY_SECRET);
+    let out = sts
+        .env("AWS_ENDPOINT_URL_STS", format!("http://localhost:{port}"))
+        .run();
+    out.assert_code(2);
+    assert!(
+        out.stdout.contains("unresolvable-host") && out.stdout.contains("AWS_ENDPOINT_URL_STS"),
+        "{out}"
+    );
 }
 
 /// Root, read from /proc (no libc in the tests).
