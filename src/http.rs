@@ -105,6 +105,7 @@ pub struct Request<'a> {
     pub timeout: Duration,
 }
 
+#[derive(Clone, Copy)]
 pub enum HeaderValue<'a> {
     Plain(&'a str),
     Secret(&'a Secret),

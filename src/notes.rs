@@ -6,6 +6,7 @@ use crate::chain::container::{AUTH_TOKEN, AUTH_TOKEN_FILE, FULL_URI, RELATIVE_UR
 use crate::chain::env_vars::{self, Keys};
 use crate::chain::profile::{Profiles, PROFILE};
 use crate::chain::web_identity::{ROLE_ARN, TOKEN_FILE};
+use crate::chain::SourceType;
 use crate::env::Env;
 use serde::Serialize;
 
@@ -27,11 +28,33 @@ pub fn notes(env: &Env, profiles: &Profiles) -> Vec<Note> {
     if env.non_blank(AUTH_TOKEN).is_some() && env.non_blank(AUTH_TOKEN_FILE).is_some() {
         add("java-prefers-token-env", format!("Java (SDK v2) sends {AUTH_TOKEN}; the other SDKs send the content of {AUTH_TOKEN_FILE}"));
     }
-    if env.non_blank(TOKEN_FILE).is_some()
-        && env.non_blank(ROLE_ARN).is_some()
-        && profiles.source_type().is_some()
+    if let Some(note) = web_identity_vs_profile(env, profiles) {
+        out.push(note);
+    }
+    if profiles.get("aws_access_key_id").is_some()
+        && profiles.get("credential_process").is_some()
+        && profiles.get("role_arn").is_none()
     {
-        add("web-identity-before-profile", "botocore and Java try web identity (AWS_WEB_IDENTITY_TOKEN_FILE) before the profile; Rust, Go and JS use the profile".into());
+        out.push(Note {
+            code: "botocore-keys-before-process",
+            message: "the profile has both static keys and credential_process: botocore (and the AWS CLI) use the keys, Rust uses credential_process".into(),
+        });
     }
     out
+}
+
+/// IRSA variables next to a profile: botocore's chain puts web identity after assume-role but
+/// before the other profile sources (credentials.py); Java tries web identity before profiles.
+fn web_identity_vs_profile(env: &Env, profiles: &Profiles) -> Option<Note> {
+    if env.non_blank(TOKEN_FILE).is_none() || env.non_blank(ROLE_ARN).is_none() {
+        return None;
+    }
+    let message = match profiles.source_type()? {
+        SourceType::AssumeRole => "Java tries web identity (AWS_WEB_IDENTITY_TOKEN_FILE) before the profile; Rust, Go, JS and botocore use the profile's assume-role",
+        _ => "botocore and Java try web identity (AWS_WEB_IDENTITY_TOKEN_FILE) before this profile; Rust, Go and JS use the profile",
+    };
+    Some(Note {
+        code: "web-identity-before-profile",
+        message: message.into(),
+    })
 }

@@ -14,6 +14,9 @@ const REDACTED: &str = "** redacted **";
 /// Runs at least this long that mix cases and digits are hidden in foreign text (AWS secret
 /// keys are 40 characters, tokens hundreds; agent words like `CredentialsV2Request` are shorter).
 const SECRET_LIKE_RUN: usize = 24;
+/// Any run this long is hidden whatever its characters (a token that happens to be one case).
+/// Shorter single-case runs stay: SHA-1 cache file names (`~/.aws/sso/cache/<40 hex>.json`).
+const LONG_RUN: usize = 64;
 /// Shorter values are not registered for scrubbing: they would mangle ordinary words.
 const MIN_SCRUB_LEN: usize = 6;
 
@@ -174,7 +177,7 @@ fn looks_like_key_material(run: &str) -> bool {
     let has = |f: fn(&char) -> bool| run.chars().any(|c| f(&c));
     let mixed =
         has(char::is_ascii_digit) && has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase);
-    (len >= SECRET_LIKE_RUN && mixed) || (len >= 2 * SECRET_LIKE_RUN && has(char::is_ascii_digit))
+    (len >= SECRET_LIKE_RUN && mixed) || len >= LONG_RUN
 }
 
 fn flush_run(out: &mut String, run: &mut String) {

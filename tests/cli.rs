@@ -9,3 +9,5 @@ mod props;
 mod scenarios;
 mod schema;
 mod support;
+
+mod docker;

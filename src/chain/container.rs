@@ -313,10 +313,28 @@ fn mask_id(segment: &str) -> String {
 }
 
 /// Fetches once and explains any failure with the agent's own words.
+/// aws-config's container provider (http_credential_provider.rs: `RetryConfig::standard()`,
+/// `TransientErrorClassifier`, its own classifier for 5xx and unparseable 200s) makes up to 3
+/// attempts and none on 4xx; credcheck does the same, within the run's deadline.
+const ATTEMPTS: u32 = 3;
+
+/// Fetches, retrying transient failures as the SDK does, and explains any failure with the
+/// agent's own words.
 pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
     let Some(target) = ctx.container.target() else {
         return Outcome::NotLoaded("not configured".into());
     };
+    let mut attempt = 1;
+    loop {
+        let outcome = fetch_once(ctx, target).await;
+        if attempt >= ATTEMPTS || !is_transient(&outcome) || ctx.budget.is_spent() {
+            return with_attempts(outcome, attempt);
+        }
+        attempt += 1;
+    }
+}
+
+async fn fetch_once(ctx: &Ctx<'_>, target: &Target) -> Outcome {
     let timeout = ctx.budget.request_timeout();
     let mut headers = Vec::new();
     if let Some(token) = &target.token {
@@ -335,6 +353,24 @@ pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
             http_status: None,
         },
     }
+}
+
+fn is_transient(outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Failed { error, .. } => {
+            error.kind == crate::error::Kind::Unreachable || error.code == "container-bad-response"
+        }
+        _ => false,
+    }
+}
+
+fn with_attempts(mut outcome: Outcome, attempts: u32) -> Outcome {
+    if let (Outcome::Failed { error, .. }, true) = (&mut outcome, attempts > 1) {
+        error
+            .message
+            .push_str(&format!(" (after {attempts} attempts, as the SDK retries)"));
+    }
+    outcome
 }
 
 fn interpret(answer: Fetched, target: &Target) -> Outcome {

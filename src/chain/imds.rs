@@ -22,6 +22,7 @@ pub const ENDPOINT_MODE: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE";
 pub const DEFAULT_V4: &str = "http://169.254.169.254";
 pub const DEFAULT_V6: &str = "http://[fd00:ec2::254]";
 const STEP_CAP: Duration = Duration::from_secs(1);
+const ATTEMPTS: u32 = 4;
 const TOKEN_PATH: &str = "/latest/api/token";
 const ROLE_PATH: &str = "/latest/meta-data/iam/security-credentials/";
 const REGION_PATH: &str = "/latest/meta-data/placement/region";
@@ -88,6 +89,8 @@ impl Imds<'_> {
         self.ctx.budget.request_timeout_capped(STEP_CAP)
     }
 
+    /// aws-config's IMDS client (imds/client.rs: `DEFAULT_ATTEMPTS` 4, `ImdsResponseRetryClassifier`)
+    /// retries 5xx and 401 answers, not timeouts; credcheck does the same, within the deadline.
     async fn call(
         &self,
         method: Method,
@@ -95,13 +98,21 @@ impl Imds<'_> {
         headers: Vec<(&'static str, HeaderValue<'_>)>,
     ) -> Result<Fetched, FetchError> {
         let url = self.url(path);
-        let request = Request {
-            method,
-            url: &url,
-            headers,
-            timeout: self.timeout(),
-        };
-        http::fetch(self.ctx.endpoints, request).await
+        let mut attempt = 1;
+        loop {
+            let request = Request {
+                method: method.clone(),
+                url: &url,
+                headers: headers.clone(),
+                timeout: self.timeout(),
+            };
+            let answer = http::fetch(self.ctx.endpoints, request).await;
+            let retryable = matches!(&answer, Ok(a) if a.status >= 500 || a.status == 401);
+            if !retryable || attempt >= ATTEMPTS || self.ctx.budget.is_spent() {
+                return answer;
+            }
+            attempt += 1;
+        }
     }
 
     async fn credentials(&self) -> Result<Resolved, Outcome> {

@@ -8,8 +8,8 @@
 //! and SSO GetRoleCredentials; one moto server answers STS. `aws configure list` is not lazy
 //! about roles: it calls AssumeRole/AssumeRoleWithWebIdentity to show the key, as credcheck's
 //! aws-config providers do, so both tools get `AWS_ENDPOINT_URL_STS` = moto. Moto issues a new
-//! key per call, so those cases compare types only. (tests/support has its own fakes; this module
-//! keeps its small ones because tests/cli.rs does not compile tests/support.)
+//! key per call, so those cases compare types only. (tests/support/{peer,moto}.rs were being
+//! written alongside this module; it keeps its own small replay fake and moto launcher.)
 //!
 //! Every environment gets: `PATH=/usr/bin:/bin`, `HOME=<tmp>`, `AWS_EC2_METADATA_DISABLED=true`
 //! (a case may set it to `false` to reach the IMDS fake), `AWS_REGION`/`AWS_DEFAULT_REGION`
@@ -56,13 +56,6 @@ enum Expect {
         botocore: &'static str,
         credcheck: &'static str,
         marker: &'static str,
-    },
-    /// The orders differ and credcheck has no note for it yet: a gap, reported on every run.
-    /// The difference itself is still asserted, so a change on either side fails the test.
-    Unflagged {
-        botocore: &'static str,
-        credcheck: &'static str,
-        why: &'static str,
     },
 }
 
@@ -456,11 +449,10 @@ const CASES: &[Case] = &[
         "process_and_credentials_file_keys",
         &[],
         &[CONFIG_PROCESS_DEFAULT, PROCESS_SCRIPT, CREDS_DEFAULT],
-        Expect::Unflagged {
+        Expect::Differs {
             botocore: "shared-credentials-file",
             credcheck: "custom-process",
-            why: "botocore takes ~/.aws/credentials keys before the same profile's credential_process; \
-                  Rust takes the process; credcheck has no note for it",
+            marker: "botocore-keys-before-process",
         },
     ),
     // A key id without its secret: botocore fails (PartialCredentialsError); the Rust SDK skips
@@ -490,7 +482,7 @@ fn venv() -> Option<PathBuf> {
     if matches!(std::env::var("CI").as_deref(), Ok("true")) {
         panic!("botocore differential: {why}; run scripts/test");
     }
-    eprintln!("SKIP botocore_differential: {why} (run scripts/test to create it)");
+    crate::support::say!("SKIP botocore_differential: {why} (run scripts/test to create it)");
     None
 }
 
@@ -755,11 +747,6 @@ fn judge(expect: Expect, seen: &Observed) -> Result<(), String> {
             credcheck,
             marker,
         } => b.source == botocore && c.source == credcheck && has_marker(&seen.report, marker),
-        Expect::Unflagged {
-            botocore,
-            credcheck,
-            ..
-        } => b.source == botocore && c.source == credcheck,
     };
     match ok {
         true => Ok(()),
@@ -776,6 +763,26 @@ fn run_case(case: &Case, venv: &Path, peers: &Peers) -> Result<(), String> {
     observe(case, venv, peers).and_then(|seen| judge(case.expect, &seen))
 }
 
+/// Runs every case, [`PARALLEL`] at a time, in [`CASES`] order.
+fn run_all(venv: &Path, peers: &Peers) -> Vec<(&'static str, Result<(), String>)> {
+    let mut results = Vec::new();
+    for chunk in CASES.chunks(PARALLEL) {
+        thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|c| (c.name, s.spawn(|| run_case(c, venv, peers))))
+                .collect();
+            for (name, handle) in handles {
+                results.push((
+                    name,
+                    handle.join().unwrap_or_else(|_| Err("panicked".into())),
+                ));
+            }
+        });
+    }
+    results
+}
+
 #[test]
 fn botocore_differential() {
     let Some(venv) = venv() else { return };
@@ -786,36 +793,18 @@ fn botocore_differential() {
         fake: fake.url(),
         sts: moto.url.clone(),
     };
-    let mut results: Vec<(&str, Result<(), String>)> = Vec::new();
-    for chunk in CASES.chunks(PARALLEL) {
-        thread::scope(|s| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|c| (c.name, s.spawn(|| run_case(c, &venv, &peers))))
-                .collect();
-            results.extend(
-                handles
-                    .into_iter()
-                    .map(|(name, h)| (name, h.join().unwrap_or_else(|_| Err("panicked".into())))),
-            );
-        });
-    }
+    let results = run_all(&venv, &peers);
     let failures: Vec<String> = results
         .iter()
         .filter_map(|(n, r)| r.as_ref().err().map(|why| format!("{n}: {why}")))
         .collect();
-    eprintln!(
+    crate::support::say!(
         "botocore differential: {}/{} environments as expected",
         results.len() - failures.len(),
         results.len()
     );
-    for case in CASES {
-        if let Expect::Unflagged { why, .. } = case.expect {
-            eprintln!("  GAP {}: {why}", case.name);
-        }
-    }
     for failure in &failures {
-        eprintln!("  FAIL {failure}");
+        crate::support::say!("  FAIL {failure}");
     }
     assert!(
         failures.is_empty(),

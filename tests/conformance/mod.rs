@@ -146,22 +146,7 @@ const TABLE: &[(&str, Want)] = &[
 ];
 
 /// Scenarios credcheck is known to answer differently, and why.
-const KNOWN_DIVERGENCES: &[(&str, &str)] = &[
-    ("ecs_credentials", "mutation"),
-    (
-        "imds_default_chain_retries",
-        "bug: src/chain/imds.rs asks each IMDS step once (token() and role_name() fail on the first 503); \
-         aws-config's IMDS client retries 5xx and 401 up to 4 attempts (imds/client.rs DEFAULT_ATTEMPTS, \
-         ImdsResponseRetryClassifier), so the SDK gets credentials where credcheck reports imds-unavailable",
-    ),
-    (
-        "sso_no_token_file",
-        "bug: src/secret.rs sanitize_foreign (applied to aws-config's error in src/chain/profile.rs map_error) \
-         redacts the path the SDK names: a run of 40+ key characters with a digit is hidden and '/' counts as one, \
-         so `aws/sso/cache/<sha1>` (the 40-hex SHA-1 alone qualifies) turns the SDK's \
-         `failed to read `~/.aws/sso/cache/<sha1>.json`` into `~/.[redacted].json`",
-    ),
-];
+const KNOWN_DIVERGENCES: &[(&str, &str)] = &[];
 
 const RE_ROOTED: [&str; 5] = [
     "HOME",
@@ -486,11 +471,13 @@ fn aws_config_conformance() {
         .map(|(name, want)| (*name, run_scenario(name, *want)))
         .collect();
     let passed = results.iter().filter(|(_, r)| r.is_ok()).count();
-    eprintln!("conformance: {passed}/{} pass", results.len());
+    crate::support::say!("conformance: {passed}/{} pass", results.len());
     let mut problems = Vec::new();
     for (name, result) in &results {
         match (result, known(name)) {
-            (Err(why), Some(reason)) => eprintln!("  KNOWN {name}: {reason}\n      why: {why}"),
+            (Err(why), Some(reason)) => {
+                crate::support::say!("  KNOWN {name}: {reason}\n      why: {why}")
+            }
             (Err(why), None) => problems.push(format!("FAIL {name}: {why}")),
             (Ok(()), Some(_)) => problems.push(format!(
                 "STALE {name}: passes now; remove it from KNOWN_DIVERGENCES"
@@ -499,7 +486,7 @@ fn aws_config_conformance() {
         }
     }
     for problem in &problems {
-        eprintln!("  {problem}");
+        crate::support::say!("  {problem}");
     }
     assert!(
         problems.is_empty(),

@@ -872,3 +872,20 @@ proptest! {
         prop_assert!(!out.contains(secret.as_str()), "{out:?}");
     }
 }
+
+// Known gaps, reported to the owner of src/ (issue 4). Un-ignore once fixed.
+
+#[test]
+#[ignore = "src bug: mask_uri shows the whole credential id when the URI ends in '/'"]
+fn mask_uri_hides_the_id_before_a_trailing_slash() {
+    let id = "52b19262-e7aa-4f56-b3a1-8e5a2f1c0d99";
+    let shown = container::mask_uri(&format!("http://169.254.170.2/v2/credentials/{id}/"));
+    assert!(!shown.contains(id), "{shown}");
+}
+
+#[test]
+#[ignore = "src bug: mask_uri shows the password of a FULL_URI's userinfo"]
+fn mask_uri_hides_userinfo() {
+    let shown = container::mask_uri("http://user:hunter2-password@127.0.0.1/v1/credentials");
+    assert!(!shown.contains("hunter2-password"), "{shown}");
+}

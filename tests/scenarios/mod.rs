@@ -562,7 +562,5 @@ fn scenarios_and_secret_sweep() {
             });
         }
     });
-    // Written to the real stderr, past the test harness's capture, so CI logs show the count.
-    let line = format!("secret sweep: {} scenarios, {} runs (formats {FORMATS:?} × RUST_LOG {LOG_LEVELS:?}), no canary leaked\n", all.len(), runs.load(Ordering::SeqCst));
-    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    support::say!("secret sweep: {} scenarios, {} runs (formats {FORMATS:?} × RUST_LOG {LOG_LEVELS:?}), no canary leaked", all.len(), runs.load(Ordering::SeqCst));
 }

@@ -81,6 +81,15 @@ pub fn assert_no_strings(out: &Output, needles: &[&str]) {
 }
 
 /// Print a SKIP line that survives `cargo test`'s output capture.
+/// `eprintln!` past the test harness's capture: summaries (pass counts, sweep runs) reach the
+/// CI log even when the test passes.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("{}\n", format_args!($($arg)*)));
+    }};
+}
+pub(crate) use say;
+
 pub fn skip(test: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
 }
