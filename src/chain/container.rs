@@ -286,11 +286,9 @@ fn byte_name(b: u8) -> &'static str {
 
 /// Masks what identifies the task's credentials: the last path segment and query values.
 pub fn mask_uri(raw: &str) -> String {
-    let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
-    let mut out = match path.rsplit_once('/') {
-        Some((head, last)) => format!("{head}/{}", mask_id(last)),
-        None => mask_id(path),
-    };
+    let (authority, rest) = split_authority(raw);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut out = format!("{}{}", mask_userinfo(authority), mask_last_segment(path));
     if !query.is_empty() {
         let masked: Vec<String> = query
             .split('&')
@@ -302,6 +300,35 @@ pub fn mask_uri(raw: &str) -> String {
         out = format!("{out}?{}", masked.join("&"));
     }
     out
+}
+
+/// `scheme://authority` and the rest; a relative URI has no authority.
+fn split_authority(raw: &str) -> (&str, &str) {
+    let Some(start) = raw.find("://").map(|i| i + 3) else {
+        return ("", raw);
+    };
+    let end = raw[start..]
+        .find(['/', '?'])
+        .map_or(raw.len(), |i| start + i);
+    raw.split_at(end)
+}
+
+/// `http://user:pass@host` → `http://****@host`: userinfo is a credential too.
+fn mask_userinfo(authority: &str) -> String {
+    match (authority.find("://"), authority.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}****{}", &authority[..s + 3], &authority[at..]),
+        _ => authority.to_string(),
+    }
+}
+
+/// Masks the last non-empty path segment (the credential id), even before a trailing '/'.
+fn mask_last_segment(path: &str) -> String {
+    let trimmed = path.trim_end_matches('/');
+    let tail = &path[trimmed.len()..];
+    match trimmed.rsplit_once('/') {
+        Some((head, last)) => format!("{head}/{}{tail}", mask_id(last)),
+        None => format!("{}{tail}", mask_id(trimmed)),
+    }
 }
 
 fn mask_id(segment: &str) -> String {

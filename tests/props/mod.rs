@@ -63,14 +63,15 @@ fn is_base64ish(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-')
 }
 
-/// Key material as AWS issues it: secret keys are 40 base64 characters, tokens hundreds;
-/// both mix upper case, lower case and digits. (ARNs and names, which must stay readable,
-/// do not; a long run with digits counts whatever its case.)
+/// Key material as AWS issues it: secret keys are 40 base64 characters that (almost always)
+/// mix upper case, lower case and digits; session tokens are hundreds of characters. The
+/// thresholds leave a margin below sanitize_foreign's own (24 mixed, 64 any), so these
+/// properties pin the promise, real keys hidden, and not the tuning that keeps ARNs readable.
 fn is_key_material(run: &str) -> bool {
     let has = |f: fn(&char) -> bool| run.chars().any(|c| f(&c));
     let mixed =
         has(char::is_ascii_digit) && has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase);
-    (run.len() >= 20 && mixed) || (run.len() >= 40 && has(char::is_ascii_digit))
+    (run.len() >= 40 && mixed) || run.len() >= 100
 }
 
 /// The maximal runs of characters that satisfy `pred`.
@@ -590,10 +591,16 @@ fn run_plan(env: &Env) -> Result<Plan, TestCaseError> {
     plan.map_err(|_| TestCaseError::fail("plan() did not finish"))
 }
 
-/// The last path segment and each query value: the parts `mask_uri` promises to mask.
+/// The last non-empty path segment and each query value: the parts `mask_uri` promises to
+/// mask. The authority (`scheme://host:port`) is not an id and is skipped.
 fn masked_parts(shown: &str) -> Vec<String> {
     let (path, query) = shown.split_once('?').unwrap_or((shown, ""));
-    let last = path.rsplit_once('/').map_or(path, |(_, last)| last);
+    let path = match path.find("://") {
+        Some(i) => path[i + 3..].find('/').map_or("", |j| &path[i + 3 + j..]),
+        None => path,
+    };
+    let trimmed = path.trim_end_matches('/');
+    let last = trimmed.rsplit_once('/').map_or(trimmed, |(_, last)| last);
     let mut parts = vec![last.to_string()];
     if !query.is_empty() {
         parts.extend(
@@ -805,10 +812,13 @@ fn shows_nine_in_a_row(input: &str, out: &str) -> bool {
     })
 }
 
-/// A secret key or token as AWS would issue it: base64 with every character class.
+/// A secret access key (40 base64 characters, every class) or a session token.
 fn key_material() -> impl Strategy<Value = String> {
-    ("[A-Za-z0-9+/]{17,80}", "[A-Z]", "[a-z]", "[0-9]")
-        .prop_map(|(body, u, l, d)| format!("{body}{u}{l}{d}"))
+    prop_oneof![
+        ("[A-Za-z0-9+/]{37}", "[A-Z]", "[a-z]", "[0-9]")
+            .prop_map(|(body, u, l, d)| format!("{body}{u}{l}{d}")),
+        "[A-Za-z0-9+/]{100,400}",
+    ]
 }
 
 fn foreign_text() -> impl Strategy<Value = String> {
@@ -873,10 +883,9 @@ proptest! {
     }
 }
 
-// Known gaps, reported to the owner of src/ (issue 4). Un-ignore once fixed.
+// Once known gaps in src/, now fixed; kept as regression tests.
 
 #[test]
-#[ignore = "src bug: mask_uri shows the whole credential id when the URI ends in '/'"]
 fn mask_uri_hides_the_id_before_a_trailing_slash() {
     let id = "52b19262-e7aa-4f56-b3a1-8e5a2f1c0d99";
     let shown = container::mask_uri(&format!("http://169.254.170.2/v2/credentials/{id}/"));
@@ -884,7 +893,6 @@ fn mask_uri_hides_the_id_before_a_trailing_slash() {
 }
 
 #[test]
-#[ignore = "src bug: mask_uri shows the password of a FULL_URI's userinfo"]
 fn mask_uri_hides_userinfo() {
     let shown = container::mask_uri("http://user:hunter2-password@127.0.0.1/v1/credentials");
     assert!(!shown.contains("hunter2-password"), "{shown}");
