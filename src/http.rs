@@ -83,7 +83,7 @@ impl FetchError {
         let t = humantime::format_duration(timeout);
         match self {
             FetchError::ConnectTimeout => format!("connection not established within {t}"),
-            FetchError::ReadTimeout => format!("connected, but no complete answer within {t}"),
+            FetchError::ReadTimeout => format!("no complete answer within {t}"),
             FetchError::Refused => "connection refused".to_string(),
             FetchError::Dns(host) => format!("the name {host:?} did not resolve"),
             FetchError::Broken(why) => format!("the connection broke: {why}"),
@@ -140,8 +140,9 @@ pub fn endpoint_client(
 
 /// Sends one request and reads at most [`BODY_CAP`] bytes of the answer.
 pub async fn fetch(client: &reqwest::Client, req: Request<'_>) -> Result<Fetched, FetchError> {
-    let timeout = req.timeout;
-    match tokio::time::timeout(timeout, send(client, req)).await {
+    // reqwest's own timeouts fire first and say which phase stalled; this is the backstop.
+    let backstop = req.timeout + Duration::from_millis(50);
+    match tokio::time::timeout(backstop, send(client, req)).await {
         Ok(result) => result,
         Err(_) => Err(FetchError::ReadTimeout),
     }

@@ -1,0 +1,71 @@
+//! `test_app`: the tiny static application that the Docker tests (`tests/docker.rs`) and
+//! `bench/docker.sh` run behind `ENTRYPOINT ["/credcheck", "--"]`, `FROM scratch`.
+//!
+//! It prints `app-started pid=<pid>` and `app-args: <args>` on stdout, then:
+//! - with `--exit CODE`, exits with CODE at once;
+//! - otherwise waits for SIGTERM, prints `app-got-sigterm` and exits with 42
+//!   ([`EXIT_ON_SIGTERM`]): a code that only this handler produces, so a container that
+//!   exits 42 after `docker stop` proves the signal reached the app itself.
+//!
+//! Why a handler at all: PID 1 of a PID namespace gets no default-action signals, so an app
+//! that is PID 1 (credcheck exec'd it) and has no SIGTERM handler ignores `docker stop`
+//! until the SIGKILL. Why raw `signal(2)`: the package enables no signal support (tokio's
+//! `signal` feature is off; `cargo tree -e features -i tokio` shows only
+//! `signal-hook-registry`, pulled in by `process`), and a test helper is no reason to change
+//! `Cargo.toml`. std already links libc; the handler calls only async-signal-safe functions.
+
+use std::io::Write;
+use std::os::raw::c_int;
+
+/// Exit code after SIGTERM.
+const EXIT_ON_SIGTERM: c_int = 42;
+const SIGTERM: c_int = 15;
+/// `SIG_ERR`, the `(sighandler_t) -1` that `signal` returns on failure.
+const SIG_ERR: usize = usize::MAX;
+
+extern "C" {
+    fn signal(signum: c_int, handler: extern "C" fn(c_int)) -> usize;
+    fn write(fd: c_int, buf: *const u8, count: usize) -> isize;
+    fn _exit(status: c_int) -> !;
+}
+
+extern "C" fn on_sigterm(_signum: c_int) {
+    const LINE: &[u8] = b"app-got-sigterm\n";
+    // SAFETY: write(2) and _exit(2) are async-signal-safe; LINE is a valid static buffer.
+    unsafe {
+        write(1, LINE.as_ptr(), LINE.len());
+        _exit(EXIT_ON_SIGTERM)
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let exit_now = exit_code_arg(&args);
+    // Installed before the first line: whoever waits for that line may send SIGTERM at once.
+    // SAFETY: the handler only calls async-signal-safe functions.
+    if exit_now.is_none() && unsafe { signal(SIGTERM, on_sigterm) } == SIG_ERR {
+        eprintln!("test_app: cannot install the SIGTERM handler");
+        std::process::exit(1);
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "app-started pid={}", std::process::id());
+    let _ = writeln!(out, "app-args: {}", args.join(" "));
+    let _ = out.flush();
+    drop(out);
+    if let Some(code) = exit_now {
+        std::process::exit(code);
+    }
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The value of `--exit CODE`, if given.
+fn exit_code_arg(args: &[String]) -> Option<c_int> {
+    let at = args.iter().position(|a| a == "--exit")?;
+    let code = args.get(at + 1).and_then(|c| c.parse().ok());
+    Some(code.unwrap_or_else(|| {
+        eprintln!("test_app: --exit needs a number");
+        std::process::exit(2)
+    }))
+}
