@@ -65,7 +65,10 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
         .target()
         .is_some_and(|t| t.url.scheme() == "https")
         || imds::endpoint(env).starts_with("https");
-    let sdk_tls = sdk::needs_tls(env, &profiles);
+    // Roots only when the SDK may really make an https call: STS is asked, or a source that
+    // calls STS/SSO itself (assume-role, SSO, web identity) may be reached.
+    let sdk_tls =
+        sdk::needs_tls(env, &profiles) && (settings.sts || sdk::may_call_aws(env, &profiles));
     let roots = if endpoint_tls || sdk_tls {
         Some(Roots::load(env)?)
     } else {

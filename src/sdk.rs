@@ -93,6 +93,22 @@ pub fn needs_tls(env: &Env, profiles: &Profiles) -> bool {
     sts_https || sso
 }
 
+/// Whether a credential source (not STS GetCallerIdentity) may call an AWS API itself.
+pub fn may_call_aws(env: &Env, profiles: &Profiles) -> bool {
+    use crate::chain::SourceType;
+    let profile = matches!(
+        profiles.source_type(),
+        Some(SourceType::AssumeRole | SourceType::Sso | SourceType::AssumeRoleWithWebIdentity)
+    );
+    let web_identity = env
+        .non_blank(crate::chain::web_identity::TOKEN_FILE)
+        .is_some()
+        && env
+            .non_blank(crate::chain::web_identity::ROLE_ARN)
+            .is_some();
+    profile || web_identity
+}
+
 fn http_client(roots: Option<&Roots>) -> Result<SharedHttpClient, Error> {
     let builder = aws_smithy_http_client::Builder::new();
     let Some(roots) = roots else {

@@ -11,8 +11,7 @@ use crate::secret::{sanitize_foreign, KeyId, Secret};
 use aws_config::profile::{Profile, ProfileFileCredentialsProvider, ProfileSet};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
-use aws_runtime::env_config::file::EnvConfigFiles;
-use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use std::path::PathBuf;
 
 pub const PROFILE: &str = "AWS_PROFILE";
@@ -28,38 +27,52 @@ pub struct Profiles {
     pub config_path: PathBuf,
     pub credentials_path: PathBuf,
     pub set: Result<ProfileSet, String>,
+    /// The files' contents, read once, for aws-config's provider.
+    files: EnvConfigFiles,
     /// The selected profile has keys in the credentials file (not the config file).
     keys_in_credentials_file: bool,
 }
 
 impl Profiles {
+    /// Reads each file once; the parser, the classification and aws-config's provider all
+    /// work from these contents.
     pub async fn load(env: &Env) -> Profiles {
         let selected = env.non_blank(PROFILE).map(|p| p.trim().to_string());
-        let fs = aws_types::os_shim_internal::Fs::real();
-        let sdk_env = aws_types::os_shim_internal::Env::real();
-        let set = aws_config::profile::load(&fs, &sdk_env, &EnvConfigFiles::default(), None)
-            .await
-            .map_err(|e| sanitize_foreign(&DisplayErrorContext(&e).to_string(), 300));
-        let creds_only = EnvConfigFiles::builder()
-            .include_default_credentials_file(true)
+        let config_path = path(env, CONFIG_FILE, "~/.aws/config");
+        let credentials_path = path(env, CREDENTIALS_FILE, "~/.aws/credentials");
+        let (config, credentials) = (
+            read_text(env, &config_path),
+            read_text(env, &credentials_path),
+        );
+        let files = EnvConfigFiles::builder()
+            .with_contents(EnvConfigFileKind::Config, config)
+            .with_contents(EnvConfigFileKind::Credentials, credentials.clone())
             .build();
-        let credentials_set = aws_config::profile::load(&fs, &sdk_env, &creds_only, None)
+        let set = parse(&files)
             .await
-            .ok();
+            .map_err(|e| sanitize_foreign(&crate::error::chain_text(&e), 300));
+        let creds_only = EnvConfigFiles::builder()
+            .with_contents(EnvConfigFileKind::Credentials, credentials)
+            .build();
         let name = selected.clone().unwrap_or_else(|| "default".into());
-        let keys_in_credentials_file = credentials_set
-            .as_ref()
-            .and_then(|s| s.get_profile(&name))
-            .is_some_and(|p| p.get("aws_access_key_id").is_some());
+        let keys_in_credentials_file = parse(&creds_only)
+            .await
+            .ok()
+            .and_then(|s| {
+                s.get_profile(&name)
+                    .map(|p| p.get("aws_access_key_id").is_some())
+            })
+            .unwrap_or(false);
         if let Ok(set) = &set {
             register_secrets(set);
         }
         Profiles {
             explicit: selected.is_some(),
             selected: name,
-            config_path: path(env, CONFIG_FILE, "~/.aws/config"),
-            credentials_path: path(env, CREDENTIALS_FILE, "~/.aws/credentials"),
+            config_path,
+            credentials_path,
             set,
+            files,
             keys_in_credentials_file,
         }
     }
@@ -112,6 +125,23 @@ impl Profiles {
         };
         format!("{} [profile {}]", file.display(), self.selected)
     }
+}
+
+/// Profile files are small text; a missing or unreadable file is an empty one, as for the SDK.
+const PROFILE_FILE_CAP: u64 = 4 * 1024 * 1024;
+
+fn read_text(env: &Env, path: &std::path::Path) -> String {
+    env.read_file(path, PROFILE_FILE_CAP)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+async fn parse(
+    files: &EnvConfigFiles,
+) -> Result<ProfileSet, aws_config::profile::ProfileFileLoadError> {
+    let fs = aws_types::os_shim_internal::Fs::real();
+    let sdk_env = aws_types::os_shim_internal::Env::real();
+    aws_config::profile::load(&fs, &sdk_env, files, None).await
 }
 
 fn path(env: &Env, var: &str, default: &str) -> PathBuf {
@@ -188,7 +218,9 @@ fn missing_profile(profiles: &Profiles) -> Inspection {
 
 /// Runs aws-config's profile provider once, inside the run's deadline.
 pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
+    #[allow(deprecated)] // `profile_files` takes the contents read once in `Profiles::load`.
     let provider = ProfileFileCredentialsProvider::builder()
+        .profile_files(ctx.profile.files.clone())
         .configure(&ctx.sdk.provider_config(&ctx.budget))
         .profile_name(ctx.profile.selected.clone())
         .build();
