@@ -863,10 +863,16 @@ proptest! {
         let out = sanitize_foreign(&text, max);
         prop_assert!(!out.chars().any(char::is_control), "{out:?}");
         prop_assert!(out.chars().count() <= max + 1, "{} chars for max {max}", out.chars().count());
-        for run in runs(&text, is_base64ish).iter().filter(|r| is_key_material(r)) {
+        // A window that also occurs in a run which is legitimately shown proves nothing.
+        let (keys, shown): (Vec<String>, Vec<String>) =
+            runs(&text, is_base64ish).into_iter().partition(|r| is_key_material(r));
+        for run in &keys {
             let chars: Vec<char> = run.chars().collect();
             for window in chars.windows(20) {
                 let window: String = window.iter().collect();
+                if shown.iter().any(|r| r.contains(&window)) {
+                    continue;
+                }
                 prop_assert!(!out.contains(&window), "{text:?} → {out:?} shows {window:?}");
             }
         }

@@ -434,6 +434,15 @@ fn check_peers(s: &Scenario, peers: &Peers, format: &str, level: &str) {
     }
 }
 
+/// Every code the report shows must be documented in the README's troubleshooting tables.
+fn readme() -> &'static str {
+    static README: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    README.get_or_init(|| {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("README.md")
+    })
+}
+
 fn codes(v: &Value, field: &str) -> Vec<String> {
     v[field]
         .as_array()
