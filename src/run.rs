@@ -2,6 +2,7 @@
 //! call with the winner's credentials, and the report. Nothing here prints.
 //! Reads (through `Env` and the modules it calls): see `chain`, `sdk`, `tls`, `ecs_metadata`.
 
+use crate::chain::web_identity::{self, TokenFile};
 use crate::chain::{self, container, env_vars, imds, profile::Profiles, Ctx, Provider, Walk};
 use crate::ecs_metadata;
 use crate::env::Env;
@@ -82,6 +83,7 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
         roots.as_ref().filter(|_| sdk_tls),
         settings.timeout,
     )?;
+    let web_token = web_identity::token_file(env, profiles.get("web_identity_token_file"));
     let ctx = Ctx {
         env,
         settings,
@@ -90,6 +92,7 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
         sdk: &sdk,
         profile: &profiles,
         container: &container,
+        web_token: web_token.as_ref(),
     };
     let want_context = !settings.is_health();
     let context_fetch = async {
@@ -106,7 +109,8 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
         }
         _ => None,
     };
-    let warnings = warnings(env, &walk, &container, &profiles, sdk.region.as_ref());
+    let token = web_token.as_ref().and_then(|t| t.as_ref().ok());
+    let warnings = warnings(env, &walk, &container, token, sdk.region.as_ref());
     Ok(Report::build(Inputs {
         env,
         settings,
@@ -135,13 +139,12 @@ fn warnings(
     env: &Env,
     walk: &Walk,
     container: &container::Plan,
-    profiles: &Profiles,
+    token: Option<&TokenFile>,
     region: Option<&RegionChoice>,
 ) -> Vec<Warning> {
     let mut out = warning::shadowing(walk);
     out.extend(warning::environment(env, container));
-    let token = warning::web_identity_token_file(env, profiles.get("web_identity_token_file"));
-    out.extend(warning::web_identity_token(env, token.as_ref()));
+    out.extend(warning::web_identity_token(env, token));
     if region.is_none() && walk.winner.is_some() {
         out.push(Warning::new(
             "no-region",

@@ -6,7 +6,7 @@
 
 use crate::chain::container::{Plan, FULL_URI, RELATIVE_URI};
 use crate::chain::env_vars::{self, Keys};
-use crate::chain::web_identity::{self, TokenFile, ROLE_ARN, TOKEN_FILE};
+use crate::chain::web_identity::TokenFile;
 use crate::chain::{imds, Provider, Walk};
 use crate::env::Env;
 use serde::Serialize;
@@ -133,15 +133,6 @@ pub fn web_identity_token(env: &Env, token: Option<&TokenFile>) -> Vec<Warning> 
         ));
     }
     out
-}
-
-/// The token file a web identity source would use: env first, else the selected profile.
-pub fn web_identity_token_file(env: &Env, profile_token_file: Option<&str>) -> Option<TokenFile> {
-    let (path, origin) = match (env.non_blank(TOKEN_FILE), env.non_blank(ROLE_ARN)) {
-        (Some(p), Some(_)) => (p.trim().to_string(), TOKEN_FILE),
-        _ => (profile_token_file?.to_string(), "web_identity_token_file"),
-    };
-    web_identity::read_token_file(env, &path, origin).ok()
 }
 
 pub fn expiry(expiration: Option<SystemTime>, now: SystemTime) -> Option<Warning> {

@@ -173,6 +173,8 @@ pub struct Ctx<'a> {
     pub sdk: &'a Sdk,
     pub profile: &'a profile::Profiles,
     pub container: &'a container::Plan,
+    /// The web identity token file, read once ([`web_identity::token_file`]).
+    pub web_token: Option<&'a Result<web_identity::TokenFile, Error>>,
 }
 
 #[derive(Debug, Default)]
@@ -235,7 +237,7 @@ fn inspect(provider: Provider, ctx: &Ctx<'_>) -> Inspection {
     match provider {
         Provider::Environment => env_vars::inspect(ctx.env),
         Provider::Profile => profile::inspect(ctx.profile),
-        Provider::WebIdentity => web_identity::inspect(ctx.env),
+        Provider::WebIdentity => web_identity::inspect(ctx.env, ctx.web_token),
         Provider::Container => ctx.container.inspection(),
         Provider::Imds => imds::inspect(ctx.env),
     }

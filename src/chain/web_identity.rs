@@ -56,28 +56,47 @@ pub fn read_token_file(env: &Env, path: &str, origin: &str) -> Result<TokenFile,
     })
 }
 
-pub fn inspect(env: &Env) -> Inspection {
+/// The token file a web identity source would use, read once per run: the variables'
+/// when both are set (they win in the chain), else the selected profile's.
+pub fn token_file(env: &Env, profile_token_file: Option<&str>) -> Option<Result<TokenFile, Error>> {
+    let (path, origin) = match (env.non_blank(TOKEN_FILE), env.non_blank(ROLE_ARN)) {
+        (Some(p), Some(_)) => (p.trim().to_string(), TOKEN_FILE),
+        _ => (profile_token_file?.to_string(), "web_identity_token_file"),
+    };
+    Some(read_token_file(env, &path, origin))
+}
+
+/// `token` is [`token_file`]'s answer for this run.
+pub fn inspect(env: &Env, token: Option<&Result<TokenFile, Error>>) -> Inspection {
     let (file, role) = (env.non_blank(TOKEN_FILE), env.non_blank(ROLE_ARN));
-    match (file, role) {
-        (None, None) => Inspection::NotConfigured(format!("{TOKEN_FILE} is not set")),
-        (Some(_), None) => Inspection::NotConfigured(format!(
-            "{TOKEN_FILE} is set but {ROLE_ARN} is not: the SDK skips this source"
-        )),
-        (None, Some(_)) => Inspection::NotConfigured(format!(
-            "{ROLE_ARN} is set but {TOKEN_FILE} is not: the SDK skips this source"
-        )),
-        (Some(path), Some(role)) => match read_token_file(env, path.trim(), TOKEN_FILE) {
-            Ok(token) => Inspection::Configured {
-                source_type: SourceType::AssumeRoleWithWebIdentity,
-                location: format!("{TOKEN_FILE}={}", path.trim()),
-                note: Some(describe(role.trim(), &token)),
-            },
-            Err(error) => Inspection::Invalid {
-                source_type: SourceType::AssumeRoleWithWebIdentity,
-                location: format!("{TOKEN_FILE}={}", path.trim()),
-                error,
-            },
+    let (path, role) = match (file, role) {
+        (None, None) => return Inspection::NotConfigured(format!("{TOKEN_FILE} is not set")),
+        (Some(_), None) => {
+            return Inspection::NotConfigured(format!(
+                "{TOKEN_FILE} is set but {ROLE_ARN} is not: the SDK skips this source"
+            ))
+        }
+        (None, Some(_)) => {
+            return Inspection::NotConfigured(format!(
+                "{ROLE_ARN} is set but {TOKEN_FILE} is not: the SDK skips this source"
+            ))
+        }
+        (Some(path), Some(role)) => (path.trim(), role.trim()),
+    };
+    let source_type = SourceType::AssumeRoleWithWebIdentity;
+    let location = format!("{TOKEN_FILE}={path}");
+    match token {
+        Some(Ok(token)) => Inspection::Configured {
+            source_type,
+            location,
+            note: Some(describe(role, token)),
         },
+        Some(Err(error)) => Inspection::Invalid {
+            source_type,
+            location,
+            error: error.clone(),
+        },
+        None => Inspection::NotConfigured(format!("{TOKEN_FILE} was not read")),
     }
 }
 
