@@ -485,6 +485,13 @@ fn check_json(s: &Scenario, v: &Value, out: &Output) {
         ("notes", &c.notes),
     ] {
         let got = codes(v, field);
+        for code in &got {
+            let documented = readme().contains(&format!("`{code}`"));
+            assert!(
+                documented,
+                "[{name}] the README does not document the {field} code {code}"
+            );
+        }
         for code in want {
             assert!(
                 got.contains(code),
