@@ -119,7 +119,7 @@ pub fn mask_key_id(id: &str) -> String {
 pub fn sanitize_foreign(text: &str, max_chars: usize) -> String {
     let clean: String = redact_runs(&scrub(text))
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if is_unprintable(c) { ' ' } else { c })
         .collect();
     truncate_chars(clean.trim(), max_chars)
 }
@@ -162,9 +162,16 @@ fn is_key_id_shaped(run: &str) -> bool {
 pub fn printable(text: &str, max_chars: usize) -> String {
     let clean: String = scrub(text)
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if is_unprintable(c) { ' ' } else { c })
         .collect();
     truncate_chars(clean.trim(), max_chars)
+}
+
+/// Control characters, and the format characters that reorder or split a line when shown
+/// (bidi overrides, zero-width marks, line and paragraph separators).
+fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2028}' | '\u{2029}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 fn is_key_char(c: char) -> bool {
@@ -177,7 +184,9 @@ fn looks_like_key_material(run: &str) -> bool {
     let has = |f: fn(&char) -> bool| run.chars().any(|c| f(&c));
     let mixed =
         has(char::is_ascii_digit) && has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase);
-    (len >= SECRET_LIKE_RUN && mixed) || len >= LONG_RUN
+    // A 40-character secret key without a digit still mixes cases.
+    let cased = has(char::is_ascii_uppercase) && has(char::is_ascii_lowercase);
+    (len >= SECRET_LIKE_RUN && mixed) || (len >= 40 && cased) || len >= LONG_RUN
 }
 
 fn flush_run(out: &mut String, run: &mut String) {
@@ -261,6 +270,10 @@ mod tests {
         assert!(!out.contains("wJalr"), "{out}");
         assert!(!out.contains("abc-registered-secret"), "{out}");
         assert!(!out.contains('\n'));
+        assert_eq!(
+            sanitize_foreign("ok \u{202e}txt\u{2028}next", 50),
+            "ok  txt next"
+        );
     }
 
     #[test]

@@ -294,7 +294,7 @@ pub fn mask_uri(raw: &str) -> String {
             .split('&')
             .map(|kv| match kv.split_once('=') {
                 Some((k, v)) => format!("{k}={}", mask_id(v)),
-                None => kv.to_string(),
+                None => mask_id(kv),
             })
             .collect();
         out = format!("{out}?{}", masked.join("&"));
