@@ -65,10 +65,6 @@ impl Env {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
 
-    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
     pub fn now(&self) -> SystemTime {
         self.now
     }
@@ -91,9 +87,5 @@ impl Env {
         let mut buf = Vec::new();
         std::fs::File::open(path)?.take(cap).read_to_end(&mut buf)?;
         Ok(buf)
-    }
-
-    pub fn file_exists(&self, path: &Path) -> bool {
-        path.is_file()
     }
 }

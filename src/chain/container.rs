@@ -60,10 +60,6 @@ impl Plan {
         }
     }
 
-    pub fn is_configured(&self) -> bool {
-        !matches!(self, Plan::NotConfigured)
-    }
-
     pub fn inspection(&self) -> Inspection {
         match self {
             Plan::NotConfigured => {

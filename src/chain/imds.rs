@@ -89,6 +89,22 @@ impl Imds<'_> {
         self.ctx.budget.request_timeout_capped(STEP_CAP)
     }
 
+    async fn call_once(
+        &self,
+        method: Method,
+        path: &str,
+        headers: Vec<(&'static str, HeaderValue<'_>)>,
+    ) -> Result<Fetched, FetchError> {
+        let url = self.url(path);
+        let request = Request {
+            method,
+            url: &url,
+            headers,
+            timeout: self.timeout(),
+        };
+        http::fetch(self.ctx.endpoints, request).await
+    }
+
     /// aws-config's IMDS client (imds/client.rs: `DEFAULT_ATTEMPTS` 4, `ImdsResponseRetryClassifier`)
     /// retries 5xx and 401 answers, not timeouts; credcheck does the same, within the deadline.
     async fn call(
@@ -97,16 +113,9 @@ impl Imds<'_> {
         path: &str,
         headers: Vec<(&'static str, HeaderValue<'_>)>,
     ) -> Result<Fetched, FetchError> {
-        let url = self.url(path);
         let mut attempt = 1;
         loop {
-            let request = Request {
-                method: method.clone(),
-                url: &url,
-                headers: headers.clone(),
-                timeout: self.timeout(),
-            };
-            let answer = http::fetch(self.ctx.endpoints, request).await;
+            let answer = self.call_once(method.clone(), path, headers.clone()).await;
             let retryable = matches!(&answer, Ok(a) if a.status >= 500 || a.status == 401);
             if !retryable || attempt >= ATTEMPTS || self.ctx.budget.is_spent() {
                 return answer;
@@ -175,7 +184,8 @@ impl Imds<'_> {
 
     /// The token PUT timed out: a plain GET that answers 401 at once means the hop limit.
     async fn after_token_timeout(&self) -> Outcome {
-        match self.call(Method::GET, "/latest/meta-data/", vec![]).await {
+        // One plain GET: its immediate 401 is the signal, not a failure to retry.
+        match self.call_once(Method::GET, "/latest/meta-data/", vec![]).await {
             Ok(a) if a.status == 401 => failed(Error::problem(
                 "imds-hop-limit",
                 "IMDS answers plain requests but the IMDSv2 token PUT times out: the instance's hop limit (1) drops the answer before it reaches this container",
