@@ -10,6 +10,10 @@
 //!
 //! Unlike aws-config, credcheck makes the GET itself, once, so that RoleArn and the agent's
 //! error body (`InvalidIdInRequest`, …) reach the report; the credentials are reused for STS.
+//! Answers are sorted by status class as aws-config sorts them (only 200 carries credentials;
+//! only IO errors, timeouts, 500/502/503/504 and unparseable 200s are retried), then by what
+//! the agent said, as the ECS agent (v1.105, tmds/) and the EKS Pod Identity agent word it:
+//! a same-host 301 is the ECS router cleaning a non-canonical path, a 429 is its rate limiter.
 //! Reads: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, AWS_CONTAINER_CREDENTIALS_FULL_URI,
 //! AWS_CONTAINER_AUTHORIZATION_TOKEN, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE.
 
@@ -17,7 +21,7 @@ use super::{json_creds, Ctx, Inspection, Outcome, Resolved, SourceType};
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::{self, Budget, FetchError, Fetched, HeaderValue, Request};
-use crate::secret::{sanitize_foreign, Secret};
+use crate::secret::{printable, sanitize_foreign, Secret};
 use reqwest::Url;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
@@ -280,22 +284,45 @@ fn byte_name(b: u8) -> &'static str {
     }
 }
 
-/// Masks what identifies the task's credentials: the last path segment and query values.
+/// Masks every part of a URI that can carry the credential id or a token: each path segment
+/// (with its `;` parameters), each query key and value, and the fragment, when the part is
+/// longer than 12 characters (ids and tokens are; `v2`, `credentials` and `id` are not), and
+/// the userinfo always. A masked part keeps its first 4 characters: `52b1…`.
 pub fn mask_uri(raw: &str) -> String {
     let (authority, rest) = split_authority(raw);
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let mut out = format!("{}{}", mask_userinfo(authority), mask_last_segment(path));
-    if !query.is_empty() {
-        let masked: Vec<String> = query
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, v)) => format!("{k}={}", mask_id(v)),
-                None => mask_id(kv),
-            })
-            .collect();
-        out = format!("{out}?{}", masked.join("&"));
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((rest, fragment)) => (rest, Some(fragment)),
+        None => (rest, None),
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    let mut out = mask_userinfo(authority);
+    out.push_str(&path.split('/').map(mask_id).collect::<Vec<_>>().join("/"));
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(
+            &query
+                .split('&')
+                .map(mask_query_part)
+                .collect::<Vec<_>>()
+                .join("&"),
+        );
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(&mask_id(fragment));
     }
     out
+}
+
+/// `key=value`: a short key stays readable; a long key hides the whole part.
+fn mask_query_part(part: &str) -> String {
+    match part.split_once('=') {
+        Some((k, v)) if k.chars().count() <= 12 => format!("{k}={}", mask_id(v)),
+        _ => mask_id(part),
+    }
 }
 
 /// `scheme://authority` and the rest; a relative URI has no authority.
@@ -304,7 +331,7 @@ fn split_authority(raw: &str) -> (&str, &str) {
         return ("", raw);
     };
     let end = raw[start..]
-        .find(['/', '?'])
+        .find(['/', '?', '#'])
         .map_or(raw.len(), |i| start + i);
     raw.split_at(end)
 }
@@ -317,16 +344,6 @@ fn mask_userinfo(authority: &str) -> String {
     }
 }
 
-/// Masks the last non-empty path segment (the credential id), even before a trailing '/'.
-fn mask_last_segment(path: &str) -> String {
-    let trimmed = path.trim_end_matches('/');
-    let tail = &path[trimmed.len()..];
-    match trimmed.rsplit_once('/') {
-        Some((head, last)) => format!("{head}/{}{tail}", mask_id(last)),
-        None => format!("{}{tail}", mask_id(trimmed)),
-    }
-}
-
 fn mask_id(segment: &str) -> String {
     if segment.chars().count() <= 12 {
         return segment.to_string();
@@ -335,29 +352,39 @@ fn mask_id(segment: &str) -> String {
     format!("{head}…")
 }
 
-/// Fetches once and explains any failure with the agent's own words.
-/// aws-config's container provider (http_credential_provider.rs: `RetryConfig::standard()`,
-/// `TransientErrorClassifier`, its own classifier for 5xx and unparseable 200s) makes up to 3
-/// attempts and none on 4xx; credcheck does the same, within the run's deadline.
+/// aws-config's container provider (http_credential_provider.rs) makes up to 3 attempts
+/// (`RetryConfig::standard()`) and retries only: IO errors and timeouts
+/// (`TransientErrorClassifier`), HTTP 500, 502, 503 and 504 (`HttpStatusCodeClassifier::default()`,
+/// aws-smithy-runtime's `TRANSIENT_ERROR_STATUS_CODES`), and success answers it cannot parse
+/// (`HttpCredentialRetryClassifier`). Never a 4xx (so never a 429), a 3xx or another 5xx.
+/// credcheck does the same, within the run's deadline, except that a 2xx other than 200 is a
+/// bad answer at once: no agent sends one.
 const ATTEMPTS: u32 = 3;
+const RETRIED_STATUSES: [u16; 4] = [500, 502, 503, 504];
 
-/// Fetches, retrying transient failures as the SDK does, and explains any failure with the
-/// agent's own words.
+/// The ECS agent's task metadata rate limit (agent config; 40/s steady, burst 60).
+pub const RPS_LIMIT: &str = "ECS_TASK_METADATA_RPS_LIMIT";
+const POD_IDENTITY_HOSTS: &str = "169.254.170.23 or [fd00:ec2::23]";
+const POD_IDENTITY_TOKEN_PATH: &str =
+    "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token";
+
+/// Fetches, retrying what the SDK retries, and explains any failure with the agent's own words.
 pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
     let Some(target) = ctx.container.target() else {
         return Outcome::NotLoaded("not configured".into());
     };
     let mut attempt = 1;
     loop {
-        let outcome = fetch_once(ctx, target).await;
-        if attempt >= ATTEMPTS || !is_transient(&outcome) || ctx.budget.is_spent() {
+        let (outcome, retry) = fetch_once(ctx, target).await;
+        if attempt >= ATTEMPTS || !retry || ctx.budget.is_spent() {
             return with_attempts(outcome, attempt);
         }
         attempt += 1;
     }
 }
 
-async fn fetch_once(ctx: &Ctx<'_>, target: &Target) -> Outcome {
+/// One GET: the outcome, and whether the SDK would try again.
+async fn fetch_once(ctx: &Ctx<'_>, target: &Target) -> (Outcome, bool) {
     let timeout = ctx.budget.request_timeout();
     let mut headers = Vec::new();
     if let Some(token) = &target.token {
@@ -371,20 +398,16 @@ async fn fetch_once(ctx: &Ctx<'_>, target: &Target) -> Outcome {
     };
     match http::fetch(ctx.endpoints, request).await {
         Ok(answer) => interpret(answer, target),
-        Err(err) => Outcome::Failed {
-            error: transport_error(&err, timeout, target),
-            http_status: None,
-        },
+        Err(err) => {
+            let retry = err != FetchError::TooLarge;
+            let error = transport_error(&err, timeout, target);
+            (failed(error, None), retry)
+        }
     }
 }
 
-fn is_transient(outcome: &Outcome) -> bool {
-    match outcome {
-        Outcome::Failed { error, .. } => {
-            error.kind == crate::error::Kind::Unreachable || error.code == "container-bad-response"
-        }
-        _ => false,
-    }
+fn failed(error: Error, http_status: Option<u16>) -> Outcome {
+    Outcome::Failed { error, http_status }
 }
 
 fn with_attempts(mut outcome: Outcome, attempts: u32) -> Outcome {
@@ -396,93 +419,200 @@ fn with_attempts(mut outcome: Outcome, attempts: u32) -> Outcome {
     outcome
 }
 
-fn interpret(answer: Fetched, target: &Target) -> Outcome {
+/// Sorts an answer by status class, as aws-config does, then by what the agent said.
+fn interpret(answer: Fetched, target: &Target) -> (Outcome, bool) {
     let status = answer.status;
-    let failed = |error| Outcome::Failed {
-        error,
-        http_status: Some(status),
-    };
-    match status {
+    let error = match status {
         200 => match json_creds::parse(&answer.body) {
-            Ok(parsed) => Outcome::Resolved(Box::new(Resolved {
-                creds: parsed.creds,
-                role_arn: parsed.role_arn,
-                account_id: parsed.account_id,
-                region: None,
-                detail: Some(format!("HTTP {status}")),
-                http_status: Some(status),
-            })),
-            Err(why) => failed(bad_response(&why, &answer)),
+            Ok(parsed) => return (resolved(parsed, status), false),
+            Err(why) => return (failed(bad_response(&why, &answer), Some(status)), true),
         },
-        300..=399 => failed(redirect(&answer)),
-        400..=499 => failed(rejected(&answer, target)),
-        _ => failed(unavailable(&answer)),
-    }
+        201..=299 => not_200(&answer),
+        300..=399 => redirect(&answer, target),
+        429 => throttled(&answer),
+        400..=499 => rejected(&answer, target),
+        500..=599 => unavailable(&answer),
+        _ => not_200(&answer),
+    };
+    let retry = RETRIED_STATUSES.contains(&status);
+    (failed(error, Some(status)), retry)
 }
 
-fn bad_response(why: &str, answer: &Fetched) -> Error {
-    let ct = answer
+fn resolved(parsed: json_creds::Parsed, status: u16) -> Outcome {
+    Outcome::Resolved(Box::new(Resolved {
+        creds: parsed.creds,
+        role_arn: parsed.role_arn,
+        account_id: parsed.account_id,
+        region: None,
+        detail: Some(format!("HTTP {status}")),
+        http_status: Some(status),
+    }))
+}
+
+fn content_type(answer: &Fetched) -> String {
+    answer
         .content_type
         .as_deref()
         .map(|c| sanitize_foreign(c, 60))
-        .unwrap_or_else(|| "none".into());
+        .unwrap_or_else(|| "none".into())
+}
+
+const NOT_AN_AGENT: &str = "the URI points at something that is not the ECS agent or EKS Pod Identity agent; check the variable's value";
+
+fn bad_response(why: &str, answer: &Fetched) -> Error {
     Error::problem(
         "container-bad-response",
-        format!("the container endpoint answered HTTP 200 but not with credentials: {why} (content-type {ct}, {} bytes)", answer.body.len()),
-        "the URI points at something that is not the ECS agent or EKS Pod Identity agent; check the variable's value",
+        format!("the container endpoint answered HTTP 200 but not with credentials: {why} (content-type {}, {} bytes)", content_type(answer), answer.body.len()),
+        NOT_AN_AGENT,
     )
 }
 
-fn redirect(answer: &Fetched) -> Error {
+/// A status no agent sends: a 2xx other than 200, a 1xx, anything past 599.
+fn not_200(answer: &Fetched) -> Error {
+    Error::problem(
+        "container-bad-response",
+        format!("the container endpoint answered HTTP {}, not 200: the agents send credentials only with 200 (content-type {}, {} bytes)", answer.status, content_type(answer), answer.body.len()),
+        NOT_AN_AGENT,
+    )
+}
+
+/// The ECS agent's router cleans the path (gorilla/mux, `SkipClean(false)` in tmds/server.go)
+/// and answers 301 with a relative `Location`; a redirect elsewhere is something else.
+fn redirect(answer: &Fetched, target: &Target) -> Error {
     let to = answer
         .location
         .as_deref()
-        .and_then(|l| Url::parse(l).ok())
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_else(|| "elsewhere".into());
+        .and_then(|l| target.url.join(l.trim()).ok());
+    match to {
+        Some(to) if is_same_origin(&to, &target.url) && to != target.url => {
+            not_canonical(answer.status, &to, target)
+        }
+        Some(to) if is_same_origin(&to, &target.url) => redirect_away(answer.status, "itself"),
+        Some(to) => redirect_away(
+            answer.status,
+            &to.host_str()
+                .map_or_else(|| "elsewhere".into(), |h| printable(h, 80)),
+        ),
+        None => redirect_away(answer.status, "an unreadable Location"),
+    }
+}
+
+fn is_same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+fn not_canonical(status: u16, to: &Url, target: &Target) -> Error {
+    let canonical = mask_uri(&path_and_query(to));
+    Error::problem(
+        "container-uri-not-canonical",
+        format!("the container endpoint answered HTTP {status} with a redirect to {canonical} on the same host: {} is not in canonical form (a double slash, or a /./ or /../ segment), and the SDKs do not follow redirects", target.via),
+        format!("set {} to the canonical path {canonical}: pass the value ECS injects unchanged, and do not join it to a base URL that ends in '/'", target.via),
+    )
+}
+
+fn path_and_query(url: &Url) -> String {
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+fn redirect_away(status: u16, to: &str) -> Error {
     Error::problem(
         "container-redirect",
-        format!("the container endpoint answered HTTP {} with a redirect to {to}; credential endpoints never redirect, and the SDKs do not follow", answer.status),
+        format!("the container endpoint answered HTTP {status} with a redirect to {to}; credential endpoints never redirect elsewhere, and the SDKs do not follow"),
         "point the variable at the agent itself; something (a proxy, a web server) sits at this URL",
     )
 }
 
-fn agent_words(answer: &Fetched) -> (Option<String>, String) {
-    let agent = json_creds::parse_agent_error(&answer.body);
-    let words = match (&agent.code, &agent.message) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
-        (Some(c), None) => c.clone(),
-        (None, Some(m)) => m.clone(),
-        (None, None) => format!("{} bytes, no agent error body", answer.body.len()),
+/// HTTP 429: the ECS agent's limiter (tollbooth, `You have reached maximum request limit.`)
+/// or the Pod Identity agent's (`Too Many Requests. …`). aws-config does not retry a 429.
+fn throttled(answer: &Fetched) -> Error {
+    let said = json_creds::parse_agent_body(&answer.body);
+    let pod_identity =
+        matches!(&said, json_creds::AgentSaid::Text(t) if t.starts_with("Too Many Requests"));
+    let hint = if pod_identity {
+        "the EKS Pod Identity agent limits requests per node: a process polls it in a tight loop; let the SDK cache credentials".to_string()
+    } else {
+        format!("the ECS agent allows 40 requests/s per task (burst 60; {RPS_LIMIT} in the container instance's ecs.config): some container of this task polls the endpoint in a tight loop; let the SDK cache credentials, or raise the limit")
     };
-    (agent.code, words)
-}
-
-fn rejected(answer: &Fetched, target: &Target) -> Error {
-    let (code, words) = agent_words(answer);
-    let hint = match code.as_deref() {
-        Some("InvalidIdInRequest") | Some("NoIdInRequest") => {
-            "the credential id in the URI is unknown to the agent: the variable was copied from another task, or is stale; use the value ECS injects into this container".to_string()
-        }
-        Some("NoCredentialsAssociated") => "no task role is attached to this task: set taskRoleArn in the task definition".into(),
-        _ if target.token.is_none() && target.via == FULL_URI => {
-            format!("the agent may require a token: set {AUTH_TOKEN_FILE} (EKS Pod Identity) or {AUTH_TOKEN}")
-        }
-        _ => format!("check {} and the token; the agent refused this request", target.via),
-    };
-    Error::problem(
-        "container-rejected",
-        format!(
-            "the container endpoint refused: HTTP {} {words}",
-            answer.status
-        ),
+    Error::unreachable(
+        "container-throttled",
+        format!("the container endpoint throttled the request: HTTP 429 {} (transient; not retried, as the SDKs retry only 500, 502, 503 and 504)", said.words()),
         hint,
     )
 }
 
+/// A 4xx other than 429: the ECS agent's JSON codes, the Pod Identity agent's lines, a 404.
+fn rejected(answer: &Fetched, target: &Target) -> Error {
+    let said = json_creds::parse_agent_body(&answer.body);
+    let status = answer.status;
+    let words = said.words();
+    let refused = |code, hint: String| {
+        Error::problem(
+            code,
+            format!("the container endpoint refused: HTTP {status} {words}"),
+            hint,
+        )
+    };
+    match &said {
+        json_creds::AgentSaid::NoToken => refused("pod-identity-no-token", no_token_hint(target)),
+        json_creds::AgentSaid::BadToken(_) => refused("pod-identity-token-invalid", bad_token_hint()),
+        json_creds::AgentSaid::WrongAddress(_) => refused("pod-identity-wrong-address", format!("{FULL_URI} must name the agent as {POD_IDENTITY_HOSTS} itself (the agent checks the Host header): not through a proxy, a DNS name or a rewritten host")),
+        json_creds::AgentSaid::EksAuth { code, .. } => eks_auth(status, code, &words),
+        _ => ecs_rejected(status, &said, target, refused),
+    }
+}
+
+fn ecs_rejected(
+    status: u16,
+    said: &json_creds::AgentSaid,
+    target: &Target,
+    refused: impl Fn(&'static str, String) -> Error,
+) -> Error {
+    match said.code() {
+        Some("InvalidIdInRequest") => refused("container-rejected", "the credential id in the URI is unknown to the agent: the variable was copied from another task, or is stale; use the value ECS injects into this container (agents before January 2026 also answer this while a task starts)".into()),
+        Some("NoIdInRequest") => refused("container-no-id", format!("the URI carries no credential id: {} must end in /v2/credentials/<id> (or /v1/credentials?id=<id>); the value was cut short or templated without the id: use the value ECS injects", target.via)),
+        Some("NoCredentialsAssociated") => refused("container-rejected", "no task role is attached to this task: set taskRoleArn in the task definition".into()),
+        _ if status == 404 => refused("container-not-found", format!("no such path on the agent: the ECS agent serves /v2/credentials/<id> ({RELATIVE_URI} as ECS injects it), the EKS Pod Identity agent http://169.254.170.23/v1/credentials; check {}", target.via)),
+        _ if target.token.is_none() && target.via == FULL_URI => refused("container-rejected", format!("the agent may require a token: set {AUTH_TOKEN_FILE} (EKS Pod Identity) or {AUTH_TOKEN}")),
+        _ => refused("container-rejected", format!("check {} and the token; the agent refused this request", target.via)),
+    }
+}
+
+fn no_token_hint(target: &Target) -> String {
+    match target.token {
+        None => format!("no token was sent: set {AUTH_TOKEN_FILE}={POD_IDENTITY_TOKEN_PATH} (EKS sets it, with {FULL_URI}, in pods whose service account has a Pod Identity association)"),
+        Some(_) => format!("the token was lost on the way (a proxy that drops Authorization?): call the agent directly as {POD_IDENTITY_HOSTS}"),
+    }
+}
+
+fn bad_token_hint() -> String {
+    format!("the token file does not hold a valid service account token: point {AUTH_TOKEN_FILE} at the projected {POD_IDENTITY_TOKEN_PATH} itself, not a copy (a copy expires), and unset {AUTH_TOKEN}")
+}
+
+/// EKS Auth's answer relayed by the Pod Identity agent, with EKS Auth's own status.
+fn eks_auth(status: u16, code: &str, words: &str) -> Error {
+    let message = format!("EKS Auth refused this pod's credentials (via the EKS Pod Identity agent): HTTP {status} {words}");
+    let hint = match code {
+        "ExpiredTokenException" | "InvalidTokenException" => bad_token_hint(),
+        _ => "check the Pod Identity association of this pod's namespace and service account (aws eks list-pod-identity-associations --cluster-name <cluster>), and that its role trusts pods.eks.amazonaws.com for sts:AssumeRole and sts:TagSession; pods started before the association need a restart".to_string(),
+    };
+    if status >= 500 || code == "ThrottlingException" {
+        return Error::unreachable("pod-identity-eks-auth", message, hint);
+    }
+    Error::problem("pod-identity-eks-auth", message, hint)
+}
+
 fn unavailable(answer: &Fetched) -> Error {
-    let (code, words) = agent_words(answer);
-    let hint = match code.as_deref() {
+    let said = json_creds::parse_agent_body(&answer.body);
+    let words = said.words();
+    if let json_creds::AgentSaid::EksAuth { code, .. } = &said {
+        return eks_auth(answer.status, code, &words);
+    }
+    let hint = match said.code() {
         Some("CredentialsUninitialized") => "the agent has not received this task's credentials yet (task starting); retry in a few seconds",
         _ => "the agent failed to serve credentials; retry, and check the ECS/EKS agent if it persists",
     };
@@ -555,6 +685,202 @@ mod tests {
         assert_eq!(
             mask_uri("http://169.254.170.23/v1/credentials"),
             "http://169.254.170.23/v1/credentials"
+        );
+    }
+
+    #[test]
+    fn ids_and_tokens_are_masked_wherever_they_sit() {
+        let id = "52b19262-e7aa-4f56-b3a1-8e5a2f1c0d99";
+        for (raw, shown) in [
+            (
+                format!("http://h/{id}/v2/credentials"),
+                "http://h/52b1…/v2/credentials",
+            ),
+            (
+                format!("http://h/v2/credentials;id={id}"),
+                "http://h/v2/cred…",
+            ),
+            (
+                format!("http://h/v1/credentials#{id}"),
+                "http://h/v1/credentials#52b1…",
+            ),
+            (format!("http://h#{id}"), "http://h#52b1…"),
+            (
+                format!("/v1/credentials?{id}=1&x=y"),
+                "/v1/credentials?52b1…&x=y",
+            ),
+        ] {
+            assert_eq!(mask_uri(&raw), shown, "{raw}");
+        }
+    }
+
+    fn target(url: &str, via: &'static str, token: Option<&str>) -> Target {
+        let url = Url::parse(url).unwrap();
+        Target {
+            shown: mask_uri(url.as_str()),
+            url,
+            via,
+            token: token.map(Secret::new),
+        }
+    }
+
+    fn answer(status: u16, content_type: &str, body: &str) -> Fetched {
+        Fetched {
+            status,
+            content_type: Some(content_type.to_string()),
+            location: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn error_of(answer: Fetched, target: &Target) -> (Error, bool) {
+        match interpret(answer, target) {
+            (Outcome::Failed { error, .. }, retry) => (error, retry),
+            (other, _) => panic!("not a failure: {other:?}"),
+        }
+    }
+
+    const ECS_URL: &str = "http://127.0.0.1:9/v2/credentials/0f4b2f53-9a1e-4c36-8d7b-2f6c1e0b7a55";
+
+    #[test]
+    fn status_classes_follow_aws_config() {
+        let t = target(ECS_URL, RELATIVE_URI, None);
+        let cases = [
+            (
+                204,
+                "container-bad-response",
+                crate::error::Kind::Problem,
+                false,
+            ),
+            (
+                206,
+                "container-bad-response",
+                crate::error::Kind::Problem,
+                false,
+            ),
+            (
+                429,
+                "container-throttled",
+                crate::error::Kind::Unreachable,
+                false,
+            ),
+            (
+                500,
+                "container-unavailable",
+                crate::error::Kind::Unreachable,
+                true,
+            ),
+            (
+                501,
+                "container-unavailable",
+                crate::error::Kind::Unreachable,
+                false,
+            ),
+            (
+                503,
+                "container-unavailable",
+                crate::error::Kind::Unreachable,
+                true,
+            ),
+            (
+                504,
+                "container-unavailable",
+                crate::error::Kind::Unreachable,
+                true,
+            ),
+            (
+                505,
+                "container-unavailable",
+                crate::error::Kind::Unreachable,
+                false,
+            ),
+            (
+                600,
+                "container-bad-response",
+                crate::error::Kind::Problem,
+                false,
+            ),
+        ];
+        for (status, code, kind, retried) in cases {
+            let (error, retry) = error_of(answer(status, "text/plain", ""), &t);
+            assert_eq!(
+                (error.code, error.kind, retry),
+                (code, kind, retried),
+                "{status}"
+            );
+        }
+        let (error, retry) = error_of(answer(200, "text/html", "<html>"), &t);
+        assert_eq!((error.code, retry), ("container-bad-response", true));
+    }
+
+    #[test]
+    fn throttling_names_the_rate_limit() {
+        let t = target(ECS_URL, RELATIVE_URI, None);
+        let body = "You have reached maximum request limit.";
+        let (error, _) = error_of(answer(429, "text/plain; charset=utf-8", body), &t);
+        assert!(
+            error.message.contains(&format!("\"{body}\"")),
+            "{}",
+            error.message
+        );
+        assert!(error.hint.contains(RPS_LIMIT), "{}", error.hint);
+        assert_eq!(error.exit_code(), crate::error::exit::UNREACHABLE);
+    }
+
+    #[test]
+    fn a_same_host_redirect_shows_the_canonical_path_masked() {
+        let t = target(
+            "http://127.0.0.1:9//v2/credentials/0f4b2f53-9a1e-4c36-8d7b-2f6c1e0b7a55",
+            RELATIVE_URI,
+            None,
+        );
+        let mut a = answer(301, "", "");
+        a.location = Some("/v2/credentials/0f4b2f53-9a1e-4c36-8d7b-2f6c1e0b7a55".into());
+        let (error, _) = error_of(a, &t);
+        assert_eq!(error.code, "container-uri-not-canonical");
+        assert!(
+            error.hint.contains("/v2/credentials/0f4b…"),
+            "{}",
+            error.hint
+        );
+        assert!(!format!("{error:?}").contains("9a1e-4c36"), "{error:?}");
+        let mut away = answer(302, "", "");
+        away.location = Some("http://192.0.2.55/steal".into());
+        let (error, _) = error_of(away, &t);
+        assert_eq!(error.code, "container-redirect");
+        assert!(error.message.contains("192.0.2.55"), "{}", error.message);
+    }
+
+    #[test]
+    fn each_agent_answer_gets_its_own_diagnosis() {
+        let ecs = target(ECS_URL, RELATIVE_URI, None);
+        let pod = target("http://127.0.0.1:9/v1/credentials", FULL_URI, Some("a.b.c"));
+        let json = |code: &str, message: &str, status: u16| {
+            format!(r#"{{"code":"{code}","message":"{message}","HTTPErrorCode":{status}}}"#)
+        };
+        let cases = [
+            (&ecs, 400, json("NoIdInRequest", "CredentialsV2Request: No Credential ID in the request", 400), "container-no-id", "no credential id"),
+            (&ecs, 400, json("InvalidIdInRequest", "CredentialsV2Request: Credentials not found", 400), "container-rejected", "unknown to the agent"),
+            (&ecs, 404, "404 page not found\n".to_string(), "container-not-found", "no such path"),
+            (&pod, 400, "Service account token cannot be empty\n".to_string(), "pod-identity-no-token", "lost on the way"),
+            (&pod, 400, "Service account token cannot be parsed: token is malformed\n".to_string(), "pod-identity-token-invalid", AUTH_TOKEN_FILE),
+            (&pod, 403, "Access Denied. Called agent through invalid address, please use either [169.254.170.23 fd00:ec2::23] address not 127.0.0.1\n".to_string(), "pod-identity-wrong-address", "169.254.170.23"),
+            (&pod, 400, "[8d7c-11]: (AccessDeniedException): Access denied, fault: client\n".to_string(), "pod-identity-eks-auth", "association"),
+        ];
+        for (t, status, body, code, hint) in cases {
+            let (error, retry) = error_of(answer(status, "text/plain; charset=utf-8", &body), t);
+            assert_eq!(error.code, code, "{body}");
+            assert!(error.hint.contains(hint), "{body}: {}", error.hint);
+            assert!(!retry, "{body}");
+        }
+        let (error, _) = error_of(
+            answer(404, "text/plain; charset=utf-8", "404 page not found\n"),
+            &ecs,
+        );
+        assert!(
+            error.message.contains("\"404 page not found\""),
+            "{}",
+            error.message
         );
     }
 

@@ -1,7 +1,8 @@
 //! Parses the credentials JSON that the container endpoint (ECS, EKS Pod Identity) and IMDS
 //! return, with aws-config's rules (json_credentials.rs): keys match case-insensitively,
 //! `Token` or `SessionToken`, `Expiration` as RFC 3339. Unlike aws-config, it keeps `RoleArn`
-//! and reads the agents' error bodies (`code`/`message`).
+//! and reads the agents' error bodies: the ECS agent's JSON (`code`/`message`), and the EKS Pod
+//! Identity agent's plain-text `http.Error` lines, recognised by their texts in its source.
 //! Error messages never quote a value: serde's messages can echo input, so the JSON is read as
 //! a tree and every field is checked by hand.
 //! Reads no env vars.
@@ -74,6 +75,113 @@ pub fn parse_agent_error(body: &[u8]) -> AgentError {
         code: field(&["code", "Code"]).filter(|c| is_code(c)),
         message: field(&["message", "Message"]),
     }
+}
+
+/// What an agent said in an error answer, told apart by the texts in the agents' sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentSaid {
+    /// The ECS agent's JSON (tmds/handlers/utils/helpers.go `ErrorMessage`).
+    Json(AgentError),
+    /// Pod Identity agent (internal/validation/request.go): no Authorization header was sent.
+    NoToken,
+    /// Pod Identity agent: the token is not a JWT, or fails its claim checks. Shown text.
+    BadToken(String),
+    /// Pod Identity agent (pkg/errors `AccessDeniedError`): the Host header is not its
+    /// address. Shown text.
+    WrongAddress(String),
+    /// Pod Identity agent relaying EKS Auth (pkg/errors `HandleCredentialFetchingError`):
+    /// `[request-id]: (Code): message, fault: client`.
+    EksAuth { code: String, message: String },
+    /// Any other text (Go's `404 page not found`, tollbooth's 429 line), sanitised, bounded.
+    Text(String),
+    /// An empty body, or bytes that are not text.
+    Nothing { bytes: usize },
+}
+
+const NO_TOKEN: &str = "Service account token cannot be empty";
+const BAD_TOKEN: [&str; 2] = [
+    "Service account token cannot be parsed: ",
+    "Service account token failed basic claim validations: ",
+];
+const WRONG_ADDRESS: &str = "Access Denied. Called agent through invalid address";
+/// How much of a plain-text body is quoted.
+const QUOTE_CHARS: usize = 160;
+
+impl AgentSaid {
+    /// The agent's words, ready to follow `HTTP <status> ` in a message.
+    pub fn words(&self) -> String {
+        match self {
+            AgentSaid::Json(e) => match (&e.code, &e.message) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.clone(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => "with a JSON body that names no error".into(),
+            },
+            AgentSaid::NoToken => format!("\"{NO_TOKEN}\""),
+            AgentSaid::BadToken(t) | AgentSaid::WrongAddress(t) | AgentSaid::Text(t) => {
+                format!("\"{t}\"")
+            }
+            AgentSaid::EksAuth { code, message } => format!("{code}: {message}"),
+            AgentSaid::Nothing { bytes: 0 } => "with an empty body".into(),
+            AgentSaid::Nothing { bytes } => format!("with {bytes} bytes that are not text"),
+        }
+    }
+
+    /// The ECS agent's `code`, if it sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AgentSaid::Json(e) => e.code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Reads any error answer: the ECS agent's JSON first, then the Pod Identity agent's lines.
+pub fn parse_agent_body(body: &[u8]) -> AgentSaid {
+    let json = parse_agent_error(body);
+    if json.code.is_some() || json.message.is_some() {
+        return AgentSaid::Json(json);
+    }
+    let Ok(text) = std::str::from_utf8(body) else {
+        return AgentSaid::Nothing { bytes: body.len() };
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return AgentSaid::Nothing { bytes: 0 };
+    }
+    pod_identity_said(text).unwrap_or_else(|| AgentSaid::Text(sanitize_foreign(text, QUOTE_CHARS)))
+}
+
+fn pod_identity_said(text: &str) -> Option<AgentSaid> {
+    if text == NO_TOKEN {
+        return Some(AgentSaid::NoToken);
+    }
+    let bad_token = BAD_TOKEN
+        .iter()
+        .find_map(|p| text.strip_prefix(p).map(|reason| (*p, reason)));
+    if let Some((prefix, reason)) = bad_token {
+        // The prefix is the agent's own constant; only the reason is foreign.
+        let reason = sanitize_foreign(reason, QUOTE_CHARS);
+        return Some(AgentSaid::BadToken(format!("{prefix}{reason}")));
+    }
+    if text.starts_with(WRONG_ADDRESS) {
+        return Some(AgentSaid::WrongAddress(sanitize_foreign(text, QUOTE_CHARS)));
+    }
+    eks_auth_said(text)
+}
+
+/// `[request-id]: (Code): message, fault: client`; the request id is optional.
+fn eks_auth_said(text: &str) -> Option<AgentSaid> {
+    let rest = match text.strip_prefix('[') {
+        Some(rest) => rest.split_once("]: ")?.1,
+        None => text,
+    };
+    let (code, rest) = rest.strip_prefix('(')?.split_once("): ")?;
+    let message = rest.rsplit_once(", fault: ").map_or(rest, |(m, _)| m);
+    is_code(code).then(|| AgentSaid::EksAuth {
+        code: code.to_string(),
+        message: sanitize_foreign(message, QUOTE_CHARS),
+    })
 }
 
 fn is_code(code: &str) -> bool {
@@ -163,13 +271,14 @@ mod tests {
 
     #[test]
     fn agent_error_body_is_read() {
+        // The ECS agent v1.105's body (tmds/handlers/v1/credentials_handler.go).
         let e = parse_agent_error(
-            br#"{"code":"InvalidIdInRequest","message":"CredentialsV2Request: ID not found"}"#,
+            br#"{"code":"InvalidIdInRequest","message":"CredentialsV2Request: Credentials not found","HTTPErrorCode":400}"#,
         );
         assert_eq!(e.code.as_deref(), Some("InvalidIdInRequest"));
         assert_eq!(
             e.message.as_deref(),
-            Some("CredentialsV2Request: ID not found")
+            Some("CredentialsV2Request: Credentials not found")
         );
         assert_eq!(
             parse_agent_error(b"<html>"),
@@ -178,5 +287,50 @@ mod tests {
                 message: None
             }
         );
+    }
+
+    #[test]
+    fn plain_text_bodies_are_told_apart_and_quoted() {
+        // The EKS Pod Identity agent's `http.Error` lines (internal/validation/request.go,
+        // pkg/errors/errors.go) and Go's own 404.
+        let said = |body: &str| parse_agent_body(body.as_bytes());
+        assert_eq!(
+            said("Service account token cannot be empty\n"),
+            AgentSaid::NoToken
+        );
+        assert!(matches!(
+            said("Service account token cannot be parsed: token is malformed: token contained an invalid number of segments\n"),
+            AgentSaid::BadToken(t) if t.starts_with("Service account token cannot be parsed: ")
+        ));
+        assert!(matches!(
+            said("Access Denied. Called agent through invalid address, please use either [169.254.170.23 fd00:ec2::23] address not 10.0.0.7\n"),
+            AgentSaid::WrongAddress(t) if t.ends_with("address not 10.0.0.7")
+        ));
+        assert_eq!(
+            said("[5f1c7a2e-0d3b]: (AccessDeniedException): Access denied, fault: client\n"),
+            AgentSaid::EksAuth {
+                code: "AccessDeniedException".into(),
+                message: "Access denied".into()
+            }
+        );
+        assert_eq!(
+            said("404 page not found\n").words(),
+            "\"404 page not found\""
+        );
+        assert_eq!(said("").words(), "with an empty body");
+        assert_eq!(
+            parse_agent_body(b"\xff\xfe").words(),
+            "with 2 bytes that are not text"
+        );
+    }
+
+    #[test]
+    fn quoted_text_is_bounded_and_one_line() {
+        let long = format!("line one\r\nline two {}", "x".repeat(10_000));
+        let AgentSaid::Text(text) = parse_agent_body(long.as_bytes()) else {
+            panic!("not text");
+        };
+        assert!(text.chars().count() <= QUOTE_CHARS, "{}", text.len());
+        assert!(!text.contains(['\r', '\n']), "{text:?}");
     }
 }
