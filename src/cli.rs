@@ -2,7 +2,7 @@
 //! (those are resolved in `settings`).
 //! Reads (through clap's `env`): CREDCHECK_FORMAT, CREDCHECK_TIMEOUT, CREDCHECK_DEADLINE,
 //! CREDCHECK_ALL, CREDCHECK_NO_STS, CREDCHECK_REQUIRE, CREDCHECK_EXPECT_ROLE,
-//! CREDCHECK_EXPECT_ACCOUNT, CREDCHECK_MIN_TTL, CREDCHECK_STS. Boolean variables read like
+//! CREDCHECK_EXPECT_ACCOUNT, CREDCHECK_MIN_TTL, CREDCHECK_STS, CREDCHECK_PID, CREDCHECK_NO_COMPARE. Boolean variables read like
 //! the SDKs' (`1`, `true`, `yes`, `on` are true; `0`, `false`, `no`, `off` and empty are false).
 
 use clap::builder::FalseyValueParser;
@@ -35,6 +35,11 @@ pub struct Cli {
     #[arg(long, env = "CREDCHECK_NO_STS", value_parser = FalseyValueParser::new())]
     pub no_sts: bool,
 
+    /// Report mode: do not compare this environment with the app's (PID 1, or its child under
+    /// an init) when credcheck runs in a container's PID namespace.
+    #[arg(long, env = "CREDCHECK_NO_COMPARE", value_parser = FalseyValueParser::new())]
+    pub no_compare: bool,
+
     /// Wrapper mode: do not start CMD unless the report is ok (fail closed).
     #[arg(long, env = "CREDCHECK_REQUIRE", value_parser = FalseyValueParser::new())]
     pub require: bool,
@@ -56,7 +61,7 @@ pub struct HealthArgs {
     pub common: Common,
 
     /// Unhealthy when the credentials expire within this long.
-    #[arg(long, env = "CREDCHECK_MIN_TTL", value_parser = parse_duration, default_value = "5m")]
+    #[arg(long, env = "CREDCHECK_MIN_TTL", value_parser = parse_ttl, default_value = "5m")]
     pub min_ttl: Duration,
 
     /// Also confirm the credentials with STS GetCallerIdentity.
@@ -86,6 +91,11 @@ pub struct Common {
     /// Fail unless the account is this 12-digit ID.
     #[arg(long, env = "CREDCHECK_EXPECT_ACCOUNT", value_name = "ID")]
     pub expect_account: Option<String>,
+
+    /// Evaluate the chain as process PID would: its environment (/proc/PID/environ) and its
+    /// files (through /proc/PID/root). An init at PID (docker-init, tini) means its child.
+    #[arg(long, env = "CREDCHECK_PID", value_name = "PID")]
+    pub pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,12 +104,91 @@ pub enum Format {
     Json,
 }
 
-/// `500ms`, `3s`, `5m`: humantime's syntax, and never zero.
+/// `500ms`, `3s`, `5m`: never zero, at most a day (a wait; see `duration::MAX_WAIT`).
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(raw.trim())
-        .map_err(|e| format!("{e}; write durations like 500ms, 3s or 5m"))?;
-    if d.is_zero() {
-        return Err("must be greater than zero; write durations like 500ms, 3s or 5m".into());
+    crate::duration::parse(raw, crate::duration::MAX_WAIT)
+}
+
+/// A credential lifetime: never zero, at most ten years.
+pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    crate::duration::parse(raw, crate::duration::MAX_TTL)
+}
+
+/// Options that take a value: the word after one is its value, never a subcommand.
+const VALUE_FLAGS: [&str; 7] = [
+    "--format",
+    "--timeout",
+    "--deadline",
+    "--expect-role",
+    "--expect-account",
+    "--min-ttl",
+    "--pid",
+];
+
+/// The command line, before clap: `health` moved first wherever it stands (so global flags may
+/// come before it, and any command line with `health` exits 0 or 1), and a `--` with nothing
+/// after it noticed (a usage error, not a report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Argv {
+    pub args: Vec<OsString>,
+    pub is_health: bool,
+    pub empty_command: bool,
+}
+
+pub fn normalize(mut args: Vec<OsString>) -> Argv {
+    let dashdash = args.iter().skip(1).position(|a| a == "--").map(|i| i + 1);
+    let end = dashdash.unwrap_or(args.len());
+    let health_at = subcommand_position(&args[..end.min(args.len())]);
+    if let Some(at) = health_at {
+        let word = args.remove(at);
+        args.insert(1, word);
     }
-    Ok(d)
+    Argv {
+        empty_command: dashdash.is_some_and(|d| d + 1 == args.len()) && health_at.is_none(),
+        is_health: health_at.is_some(),
+        args,
+    }
+}
+
+fn subcommand_position(args: &[OsString]) -> Option<usize> {
+    let mut i = 1;
+    while i < args.len() {
+        let word = args[i].to_string_lossy();
+        if VALUE_FLAGS.contains(&word.as_ref()) {
+            i += 2;
+            continue;
+        }
+        if word == "health" {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Argv {
+        normalize(words.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn health_moves_first_wherever_it_stands() {
+        let a = argv(&["credcheck", "--format", "json", "health", "--sts"]);
+        assert!(a.is_health);
+        assert_eq!(a.args, ["credcheck", "health", "--format", "json", "--sts"]);
+        let b = argv(&["credcheck", "--expect-role", "health"]);
+        assert!(!b.is_health);
+        let c = argv(&["credcheck", "--", "health"]);
+        assert!(!c.is_health && !c.empty_command);
+    }
+
+    #[test]
+    fn a_bare_double_dash_is_noticed() {
+        assert!(argv(&["credcheck", "--"]).empty_command);
+        assert!(argv(&["credcheck", "--format", "json", "--"]).empty_command);
+        assert!(!argv(&["credcheck", "--", "/app"]).empty_command);
+    }
 }

@@ -6,7 +6,6 @@
 //! Reads: every variable (snapshot), `HOME` for `~` expansion.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -14,6 +13,9 @@ use std::time::SystemTime;
 pub struct Env {
     vars: BTreeMap<String, String>,
     now: SystemTime,
+    /// Another process's filesystem root (`/proc/PID/root`, `--pid`): every file read goes
+    /// through it. `None`: credcheck's own root.
+    root: Option<PathBuf>,
 }
 
 impl Env {
@@ -30,6 +32,28 @@ impl Env {
         Env {
             vars,
             now: SystemTime::now(),
+            root: None,
+        }
+    }
+
+    /// Another process's environment: the NUL-separated `KEY=VALUE` bytes of
+    /// `/proc/PID/environ`, decoded lossily (values may be hostile; this never panics). An
+    /// entry without `=` is skipped; for a repeated name the first wins, as `getenv` does.
+    /// Files are then read under `root` (`/proc/PID/root`).
+    pub fn from_environ(environ: &[u8], root: PathBuf) -> Self {
+        let mut vars = BTreeMap::new();
+        for entry in environ.split(|b| *b == 0) {
+            let Some(eq) = entry.iter().position(|b| *b == b'=') else {
+                continue;
+            };
+            let key = String::from_utf8_lossy(&entry[..eq]).into_owned();
+            let value = String::from_utf8_lossy(&entry[eq + 1..]).into_owned();
+            vars.entry(key).or_insert(value);
+        }
+        Env {
+            vars,
+            now: SystemTime::now(),
+            root: Some(root),
         }
     }
 
@@ -42,7 +66,34 @@ impl Env {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Env { vars, now }
+        Env {
+            vars,
+            now,
+            root: None,
+        }
+    }
+
+    /// Every variable, in name order.
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The other process's root (`--pid`), when files are read through it.
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_deref()
+    }
+
+    /// Where `path`, as the evaluated process names it, is on credcheck's side: an absolute
+    /// path is mapped under the root (`/home/app/.aws/config` → `/proc/PID/root/home/app/.aws/config`);
+    /// a relative one under the process's cwd (`/proc/PID/cwd`, the root's sibling).
+    pub fn host_path(&self, path: &Path) -> PathBuf {
+        let Some(root) = &self.root else {
+            return path.to_path_buf();
+        };
+        match path.strip_prefix("/") {
+            Ok(rest) => root.join(rest),
+            Err(_) => root.with_file_name("cwd").join(path),
+        }
     }
 
     /// The value, even when it is set but empty.
@@ -81,11 +132,9 @@ impl Env {
         }
     }
 
-    /// Reads a file, at most `cap` bytes (a token file is never large; a device is never read whole).
-    pub fn read_file(&self, path: &Path, cap: u64) -> io::Result<Vec<u8>> {
-        use std::io::Read;
-        let mut buf = Vec::new();
-        std::fs::File::open(path)?.take(cap).read_to_end(&mut buf)?;
-        Ok(buf)
+    /// Reads a file through the one bounded reader (`file::read`): regular files only, at most
+    /// `cap` bytes, abandoned at the deadline. Under `--pid`, through the process's root.
+    pub fn read_file(&self, path: &Path, cap: u64) -> Result<Vec<u8>, crate::file::FileError> {
+        crate::file::read(&self.host_path(path), cap)
     }
 }

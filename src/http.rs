@@ -24,8 +24,13 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(deadline: Duration, per_request: Duration) -> Self {
+        Self::since(Instant::now(), deadline, per_request)
+    }
+
+    /// A budget whose clock started at `start` (the process's start, for the watchdog).
+    pub fn since(start: Instant, deadline: Duration, per_request: Duration) -> Self {
         Budget {
-            start: Instant::now(),
+            start,
             deadline,
             per_request,
         }
@@ -80,7 +85,7 @@ pub enum FetchError {
 
 impl FetchError {
     pub fn describe(&self, timeout: Duration) -> String {
-        let t = humantime::format_duration(timeout);
+        let t = crate::duration::human(timeout);
         match self {
             FetchError::ConnectTimeout => format!("connection not established within {t}"),
             FetchError::ReadTimeout => format!("no complete answer within {t}"),

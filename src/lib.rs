@@ -7,14 +7,18 @@
 
 pub mod chain;
 pub mod cli;
+pub mod duration;
 pub mod ecs_metadata;
 pub mod env;
 pub mod error;
+pub mod file;
 pub mod health;
 pub mod http;
 pub mod jwt;
 pub mod log;
 pub mod notes;
+pub mod output;
+pub mod process;
 pub mod render;
 pub mod report;
 pub mod run;
@@ -24,46 +28,65 @@ pub mod settings;
 pub mod sts;
 pub mod tls;
 pub mod warning;
+pub mod watchdog;
 pub mod wrap;
 
 use clap::Parser;
 use error::exit;
+use output::Stream;
 use settings::{Mode, Settings};
-use std::io::Write;
+use std::time::Instant;
 
 /// The whole program; returns the exit code (wrapper mode does not return on success).
 pub fn main_entry() -> i32 {
     log::init();
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let is_health = args.get(1).is_some_and(|a| a == "health");
-    let settings = match parse(args) {
+    let started = Instant::now();
+    let args = cli::normalize(std::env::args_os().collect());
+    let settings = match parse(&args) {
         Ok(settings) => settings,
-        Err(code) => {
-            return if is_health && code != exit::OK {
-                health::UNHEALTHY
-            } else {
-                code
-            }
-        }
+        Err(code) if args.is_health && code != exit::OK => return health::UNHEALTHY,
+        Err(code) => return code,
     };
     let env = env::Env::from_process();
+    file::set_deadline(started + settings.deadline);
+    watchdog::start(&settings, &env, started);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("credcheck: cannot start the async runtime: {e}");
+            output::line(
+                Stream::Stderr,
+                &format!("credcheck: cannot start the async runtime: {e}"),
+            );
             return exit::PROBLEM;
         }
     };
     let report = runtime.block_on(run::run(&settings, &env));
-    finish(&settings, &report)
+    let code = finish(&settings, &report);
+    // Never wait for a blocking thread (a resolver that gets no answer, a stuck read).
+    runtime.shutdown_background();
+    code
 }
 
-fn parse(args: Vec<std::ffi::OsString>) -> Result<Settings, i32> {
-    let cli = cli::Cli::try_parse_from(args).map_err(|e| {
-        let _ = e.print();
+fn parse(args: &cli::Argv) -> Result<Settings, i32> {
+    if args.empty_command {
+        let e = error::Error::usage(
+            "no-command",
+            "credcheck -- needs a command after the --",
+            "write the application's command after it, e.g. credcheck -- /app/server --port 8080",
+        );
+        usage_error(&e);
+        return Err(e.exit_code());
+    }
+    let cli = cli::Cli::try_parse_from(&args.args).map_err(|e| {
+        let stream = if e.use_stderr() {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        };
+        output::block(stream, &e.render().to_string());
         if e.use_stderr() {
             exit::CONFIG
         } else {
@@ -71,49 +94,55 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Settings, i32> {
         }
     })?;
     Settings::from_cli(cli).map_err(|e| {
-        eprintln!(
-            "credcheck: error: {} [{}]\n  hint: {}",
-            e.message, e.code, e.hint
-        );
+        usage_error(&e);
         e.exit_code()
     })
 }
 
-fn finish(settings: &Settings, report: &report::Report) -> i32 {
+fn usage_error(e: &error::Error) {
+    output::lines(
+        Stream::Stderr,
+        &[
+            format!("credcheck: error: {} [{}]", e.message, e.code),
+            format!("  hint: {}", e.hint),
+        ],
+    );
+}
+
+/// Prints the report for the mode and returns the exit code (wrapper mode execs on success).
+/// Only one caller prints: the main thread, or the deadline watchdog if it got there first.
+pub fn finish(settings: &Settings, report: &report::Report) -> i32 {
+    if !output::claim_final() {
+        // The watchdog is printing and will end the process.
+        loop {
+            std::thread::park();
+        }
+    }
     match &settings.mode {
         Mode::Report => {
-            write_quietly(
-                &mut std::io::stdout(),
-                &render::render(report, settings.format),
-            );
+            render::emit(report, settings.format, Stream::Stdout);
             report.exit_code
         }
         Mode::Health { min_ttl } => {
             let (line, code) = health::verdict(report, *min_ttl);
-            let out = match settings.format {
-                cli::Format::Text => format!("{line}\n"),
-                cli::Format::Json => render::json::render(report),
-            };
-            write_quietly(&mut std::io::stdout(), &out);
+            match settings.format {
+                cli::Format::Text => output::line(Stream::Stdout, &line),
+                cli::Format::Json => output::json(Stream::Stdout, report),
+            }
             code
         }
         Mode::Wrap { cmd, require } => {
-            write_quietly(
-                &mut std::io::stderr(),
-                &render::render(report, settings.format),
-            );
+            render::emit(report, settings.format, Stream::Stderr);
             if *require && !report.ok {
-                eprintln!("credcheck: not starting the command: the report is not ok (--require)");
+                output::line(
+                    Stream::Stderr,
+                    "credcheck: not starting the command: the report is not ok (--require)",
+                );
                 return report.exit_code;
             }
             let (code, line) = wrap::exec(cmd);
-            eprintln!("{line}");
+            output::line(Stream::Stderr, &line);
             code
         }
     }
-}
-
-/// A closed pipe (`credcheck | head -1`) ends the output quietly, as ripgrep does.
-fn write_quietly(out: &mut dyn Write, text: &str) {
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }

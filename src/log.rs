@@ -1,10 +1,11 @@
-//! Tracing to stderr, filtered by RUST_LOG (default: off), through a writer that replaces
-//! every registered secret (see `secret::register`) before a byte leaves the process, so no
-//! log level and no inherited switch (LOG_SENSITIVE_BODIES) can print one. The SDK's
-//! request/response dumps are also capped at debug, whatever RUST_LOG says.
+//! Tracing to stderr, filtered by RUST_LOG (default: off), through the one output writer
+//! (`output::log`), which hides every registered secret, masks key ids, escapes control
+//! characters and hides long key material before a byte leaves the process, so no log level
+//! and no inherited switch (LOG_SENSITIVE_BODIES) can print one. The SDK's request/response
+//! dumps are also capped at debug, whatever RUST_LOG says.
 //! Reads: RUST_LOG.
 
-use crate::secret;
+use crate::output;
 use std::io::{self, Write};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -24,15 +25,12 @@ struct ScrubbingStderr;
 
 impl Write for ScrubbingStderr {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        io::stderr()
-            .lock()
-            .write_all(secret::scrub_log(&text).as_bytes())?;
+        output::log(&String::from_utf8_lossy(buf));
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        io::stderr().flush()
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@ use crate::ecs_metadata::EcsContext;
 use crate::env::Env;
 use crate::error::{exit, Error};
 use crate::notes::Note;
+use crate::process::Subject;
 use crate::sdk::RegionChoice;
 use crate::settings::Settings;
 use crate::sts::{self, Identity};
@@ -22,6 +23,8 @@ pub struct Report {
     pub version: &'static str,
     pub ok: bool,
     pub exit_code: i32,
+    /// Whose environment and files were evaluated (`--pid`); `None`: credcheck's own.
+    pub process: Option<Subject>,
     pub source: Option<SourceType>,
     pub location: Option<String>,
     pub role_arn: Option<String>,
@@ -85,6 +88,7 @@ impl Report {
             version: env!("CARGO_PKG_VERSION"),
             ok: false,
             exit_code: exit::OK,
+            process: None,
             source: selected.map(|a| a.source_type),
             location: selected.and_then(|a| a.location.clone()),
             role_arn,
@@ -322,13 +326,19 @@ fn entry(a: &Attempt) -> ProviderEntry {
     }
 }
 
+/// RFC 3339 to the second; a time outside 1970–9999 (which the chain refuses as a bad
+/// response before it gets here) is named, never a panic (humantime panics on both).
 pub fn rfc3339(t: SystemTime) -> String {
+    if !crate::chain::is_plausible_time(t) {
+        return "(out of range)".to_string();
+    }
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
 fn signed_secs(t: SystemTime, now: SystemTime) -> i64 {
+    let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
     match t.duration_since(now) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs() as i64),
+        Ok(d) => secs(d),
+        Err(e) => -secs(e.duration()),
     }
 }

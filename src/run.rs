@@ -9,9 +9,10 @@ use crate::env::Env;
 use crate::error::Error;
 use crate::http::{self, Budget};
 use crate::notes;
+use crate::process::{self, Comparison, Subject};
 use crate::report::{Inputs, Report};
 use crate::sdk::{self, RegionChoice, Sdk};
-use crate::settings::Settings;
+use crate::settings::{Mode, Settings};
 use crate::sts;
 use crate::tls::Roots;
 use crate::warning::{self, Warning};
@@ -20,26 +21,52 @@ use std::time::Duration;
 /// Slack between the inner per-step bounds and the hard stop, well inside the 250 ms promise.
 const HARD_STOP_SLACK: Duration = Duration::from_millis(100);
 
-pub async fn run(settings: &Settings, env: &Env) -> Report {
+/// `own` is credcheck's environment; under `--pid` the chain is walked with the process's.
+pub async fn run(settings: &Settings, own: &Env) -> Report {
     let budget = Budget::new(settings.deadline, settings.timeout);
+    env_vars::register_secrets(own);
+    let target = match settings.pid.map(process::open).transpose() {
+        Ok(target) => target,
+        Err(error) => return failed(settings, own, error, budget),
+    };
+    let env = target.as_ref().map_or(own, |(_, env)| env);
     let hard_stop = settings.deadline + HARD_STOP_SLACK;
-    match tokio::time::timeout(hard_stop, gather(settings, env, budget)).await {
+    let mut report = match tokio::time::timeout(hard_stop, gather(settings, env, budget)).await {
         Ok(Ok(report)) => report,
         Ok(Err(error)) => failed(settings, env, error, budget),
         Err(_) => failed(settings, env, deadline_error(settings.deadline), budget),
-    }
+    };
+    report
+        .warnings
+        .extend(compare(settings, own, target.as_ref()));
+    report.process = target.map(|(subject, _)| subject);
+    report
 }
 
-fn deadline_error(deadline: Duration) -> Error {
+/// `environment-differs`: with `--pid`, credcheck's own environment against the process's;
+/// without it, in report mode inside a container, the app's (PID 1 or its child) against
+/// credcheck's own.
+fn compare(settings: &Settings, own: &Env, target: Option<&(Subject, Env)>) -> Option<Warning> {
+    if let Some((subject, env)) = target {
+        return process::environment_differs(own, env, Comparison::Evaluated(subject));
+    }
+    if !settings.compare || settings.mode != Mode::Report {
+        return None;
+    }
+    let (subject, env) = process::compare_target()?;
+    process::environment_differs(own, &env, Comparison::Observed(&subject))
+}
+
+pub fn deadline_error(deadline: Duration) -> Error {
     Error::unreachable(
         "deadline-exceeded",
-        format!("the run did not finish within --deadline {}", humantime::format_duration(deadline)),
+        format!("the run did not finish within --deadline {}", crate::duration::human(deadline)),
         "an endpoint is hanging; run credcheck without --deadline limits in a shell to see which, or raise --deadline",
     )
 }
 
 /// A report that holds only a set-up error, so json consumers still get their one line.
-fn failed(settings: &Settings, env: &Env, error: Error, budget: Budget) -> Report {
+pub fn failed(settings: &Settings, env: &Env, error: Error, budget: Budget) -> Report {
     let walk = Walk::not_run("not checked: set-up failed (see errors)");
     let mut report = Report::build(Inputs {
         env,
@@ -110,7 +137,14 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
         _ => None,
     };
     let token = web_token.as_ref().and_then(|t| t.as_ref().ok());
-    let warnings = warnings(env, &walk, &container, token, sdk.region.as_ref());
+    let warnings = warnings(
+        env,
+        &walk,
+        &container,
+        token,
+        sdk.region.as_ref(),
+        sts.is_some(),
+    );
     Ok(Report::build(Inputs {
         env,
         settings,
@@ -141,14 +175,20 @@ fn warnings(
     container: &container::Plan,
     token: Option<&TokenFile>,
     region: Option<&RegionChoice>,
+    sts_asked: bool,
 ) -> Vec<Warning> {
     let mut out = warning::shadowing(walk);
     out.extend(warning::environment(env, container));
     out.extend(warning::web_identity_token(env, token));
+    out.extend(warning::malformed_key_id(env, walk));
     if region.is_none() && walk.winner.is_some() {
+        let sts = match sts_asked {
+            true => format!("; STS was asked in {}", sdk::FALLBACK_REGION),
+            false => String::new(),
+        };
         out.push(Warning::new(
             "no-region",
-            format!("no region is configured (AWS_REGION, AWS_DEFAULT_REGION, profile); STS was asked in {}", sdk::FALLBACK_REGION),
+            format!("no region is configured (AWS_REGION, AWS_DEFAULT_REGION, profile){sts}"),
             "set AWS_REGION: most SDK clients fail without one",
         ));
     }

@@ -31,6 +31,10 @@ pub struct Settings {
     pub sts: bool,
     pub expect_role: Option<String>,
     pub expect_account: Option<String>,
+    /// `--pid`: whose environment and files the chain is evaluated with (`process`).
+    pub pid: Option<u32>,
+    /// Report mode in a container: compare with the app's environment (`process`).
+    pub compare: bool,
 }
 
 impl Settings {
@@ -60,6 +64,8 @@ impl Settings {
             sts,
             expect_role: non_blank(common.expect_role),
             expect_account: non_blank(common.expect_account),
+            pid: common.pid,
+            compare: !cli.no_compare,
             mode,
         };
         settings.ensure_valid()?;
@@ -67,6 +73,7 @@ impl Settings {
     }
 
     fn ensure_valid(&self) -> Result<(), Error> {
+        self.ensure_pid()?;
         if let Some(account) = &self.expect_account {
             if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(Error::usage(
@@ -77,6 +84,22 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    fn ensure_pid(&self) -> Result<(), Error> {
+        match (self.pid, &self.mode) {
+            (Some(0), _) => Err(Error::usage(
+                "invalid-pid",
+                "--pid 0 names no process",
+                "pass the app's PID, e.g. --pid 1 inside its container",
+            )),
+            (Some(_), Mode::Wrap { .. }) => Err(Error::usage(
+                "pid-with-command",
+                "--pid cannot be combined with a command to run (wrapper mode checks the command's own environment)",
+                "drop --pid, or drop the command",
+            )),
+            _ => Ok(()),
+        }
     }
 
     pub fn is_health(&self) -> bool {

@@ -68,6 +68,23 @@ pub fn shadowing(walk: &Walk) -> Vec<Warning> {
     out
 }
 
+/// The access key id is not shaped like one (`AKIA`/`ASIA` + 16 or more upper-case letters and
+/// digits): most often the id and the secret were swapped. Nothing of the value is shown.
+pub fn malformed_key_id(env: &Env, walk: &Walk) -> Option<Warning> {
+    let from_env = env
+        .non_blank(env_vars::ACCESS_KEY_ID)
+        .is_some_and(|id| !crate::secret::is_key_id(id.trim()));
+    let from_winner = walk
+        .winner
+        .as_ref()
+        .is_some_and(|(_, r)| !r.creds.access_key_id.is_well_formed());
+    (from_env || from_winner).then(|| Warning::new(
+        "access-key-id-malformed",
+        "the access key id is not shaped like one (AKIA… or ASIA… followed by upper-case letters and digits); the id and the secret may be swapped, so none of it is shown",
+        "check that AWS_ACCESS_KEY_ID / aws_access_key_id holds the id (20 characters, AKIA… or ASIA…) and the secret key is in its own variable",
+    ))
+}
+
 /// Configuration smells visible in the environment alone.
 pub fn environment(env: &Env, plan: &Plan) -> Vec<Warning> {
     let mut out = Vec::new();
@@ -182,11 +199,7 @@ pub fn clock_skew(local: SystemTime, server: Option<SystemTime>) -> Option<(i64,
 }
 
 pub fn short(d: Duration) -> String {
-    let secs = d.as_secs();
-    let rounded = if secs >= 3600 { secs - secs % 60 } else { secs };
-    humantime::format_duration(Duration::from_secs(rounded))
-        .to_string()
-        .replace(' ', "")
+    crate::duration::human(d)
 }
 
 /// A proxy variable would carry the SDK's credential requests to the container endpoint or IMDS.

@@ -193,7 +193,7 @@ impl Imds<'_> {
             )),
             _ => Outcome::NotLoaded(format!(
                 "IMDS unreachable (no answer within {}): not on EC2, or on Fargate, where there is no IMDS",
-                humantime::format_duration(self.timeout())
+                crate::duration::human(self.timeout())
             )),
         }
     }

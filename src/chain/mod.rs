@@ -277,7 +277,7 @@ async fn ask(
         } => (source_type, location, note),
     };
     let (source_type, location, note) = configured;
-    match resolve(provider, ctx).await {
+    match ensure_plausible(resolve(provider, ctx).await, source_type) {
         Outcome::Resolved(mut resolved) => {
             resolved.detail = resolved
                 .detail
@@ -336,6 +336,34 @@ async fn below(provider: Provider, inspection: Inspection, ctx: &Ctx<'_>) -> Att
             }
             attempt
         }
+    }
+}
+
+/// The last second of year 9999: RFC 3339 cannot write a later time.
+const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
+
+/// Between 1970 and the end of year 9999: what an `Expiration` can sensibly be.
+pub fn is_plausible_time(t: SystemTime) -> bool {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .is_ok_and(|d| d.as_secs() <= LAST_RFC3339_SECOND)
+}
+
+/// Every source's answer passes here: an impossible `Expiration` (before 1970, after 9999) is
+/// a bad response, whichever source sent it (container, IMDS, process, SSO, STS).
+fn ensure_plausible(outcome: Outcome, source_type: SourceType) -> Outcome {
+    let Outcome::Resolved(resolved) = &outcome else {
+        return outcome;
+    };
+    match resolved.creds.expiration {
+        Some(t) if !is_plausible_time(t) => Outcome::Failed {
+            error: Error::problem(
+                "expiration-invalid",
+                format!("the {} source returned an impossible Expiration (before 1970 or after 9999): a bad response", source_type.name()),
+                "the credentials' source is broken or is not what it claims to be; check what serves them",
+            ),
+            http_status: resolved.http_status,
+        },
+        _ => outcome,
     }
 }
 

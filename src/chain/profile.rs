@@ -31,6 +31,8 @@ pub struct Profiles {
     files: EnvConfigFiles,
     /// The selected profile has keys in the credentials file (not the config file).
     keys_in_credentials_file: bool,
+    /// A profile file exists but cannot be read (not a regular file, too large, …).
+    pub unreadable: Option<Error>,
 }
 
 impl Profiles {
@@ -40,22 +42,20 @@ impl Profiles {
         let selected = env.non_blank(PROFILE).map(|p| p.trim().to_string());
         let config_path = path(env, CONFIG_FILE, "~/.aws/config");
         let credentials_path = path(env, CREDENTIALS_FILE, "~/.aws/credentials");
-        let (config, credentials) = (
-            read_text(env, &config_path),
-            read_text(env, &credentials_path),
-        );
+        let (config, config_err) = read_text(env, &config_path, CONFIG_FILE);
+        let (credentials, credentials_err) = read_text(env, &credentials_path, CREDENTIALS_FILE);
         let files = EnvConfigFiles::builder()
             .with_contents(EnvConfigFileKind::Config, config)
             .with_contents(EnvConfigFileKind::Credentials, credentials.clone())
             .build();
-        let set = parse(&files)
+        let set = parse(env, &files)
             .await
             .map_err(|e| sanitize_foreign(&crate::error::chain_text(&e), 300));
         let creds_only = EnvConfigFiles::builder()
             .with_contents(EnvConfigFileKind::Credentials, credentials)
             .build();
         let name = selected.clone().unwrap_or_else(|| "default".into());
-        let keys_in_credentials_file = parse(&creds_only)
+        let keys_in_credentials_file = parse(env, &creds_only)
             .await
             .ok()
             .and_then(|s| {
@@ -74,6 +74,7 @@ impl Profiles {
             set,
             files,
             keys_in_credentials_file,
+            unreadable: config_err.or(credentials_err),
         }
     }
 
@@ -130,17 +131,34 @@ impl Profiles {
 /// Profile files are small text; a missing or unreadable file is an empty one, as for the SDK.
 const PROFILE_FILE_CAP: u64 = 4 * 1024 * 1024;
 
-fn read_text(env: &Env, path: &std::path::Path) -> String {
-    env.read_file(path, PROFILE_FILE_CAP)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
+/// A missing file is an empty one, as for the SDK; any other failure is an error.
+fn read_text(env: &Env, path: &std::path::Path, var: &str) -> (String, Option<Error>) {
+    match env.read_file(path, PROFILE_FILE_CAP) {
+        Ok(bytes) => (String::from_utf8_lossy(&bytes).into_owned(), None),
+        Err(crate::file::FileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            (String::new(), None)
+        }
+        Err(e) => (
+            String::new(),
+            Some(Error::config(
+                "profile-file-unreadable",
+                format!(
+                    "the profile file {} ({var} or its default) cannot be read: {e}",
+                    path.display()
+                ),
+                format!("point {var} at a regular, readable file, or unset it"),
+            )),
+        ),
+    }
 }
 
+/// The contents are already read; the parser still gets the evaluated process's variables and
+/// root (`--pid`), never credcheck's own.
 async fn parse(
+    env: &Env,
     files: &EnvConfigFiles,
 ) -> Result<ProfileSet, aws_config::profile::ProfileFileLoadError> {
-    let fs = aws_types::os_shim_internal::Fs::real();
-    let sdk_env = aws_types::os_shim_internal::Env::real();
+    let (sdk_env, fs) = (crate::process::sdk_env(env), crate::process::sdk_fs(env));
     aws_config::profile::load(&fs, &sdk_env, files, None).await
 }
 
@@ -165,6 +183,13 @@ fn register_secrets(set: &ProfileSet) {
 }
 
 pub fn inspect(profiles: &Profiles) -> Inspection {
+    if let Some(error) = &profiles.unreadable {
+        return Inspection::Invalid {
+            source_type: SourceType::ConfigFile,
+            location: profiles.config_path.display().to_string(),
+            error: error.clone(),
+        };
+    }
     if let Err(why) = &profiles.set {
         return Inspection::Invalid {
             source_type: SourceType::ConfigFile,
@@ -218,18 +243,71 @@ fn missing_profile(profiles: &Profiles) -> Inspection {
 
 /// Runs aws-config's profile provider once, inside the run's deadline.
 pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
+    // aws-config reads these files itself, without a size limit: check them first.
+    if let Some(error) = files_error(ctx) {
+        return Outcome::Failed {
+            error,
+            http_status: None,
+        };
+    }
+    if let Some(error) = crate::process::ensure_profile_evaluable(ctx.env, ctx.profile) {
+        return Outcome::Failed {
+            error,
+            http_status: None,
+        };
+    }
     #[allow(deprecated)] // `profile_files` takes the contents read once in `Profiles::load`.
-    let provider = ProfileFileCredentialsProvider::builder()
+    let builder = ProfileFileCredentialsProvider::builder()
         .profile_files(ctx.profile.files.clone())
         .configure(&ctx.sdk.provider_config(&ctx.budget))
-        .profile_name(ctx.profile.selected.clone())
-        .build();
+        .profile_name(ctx.profile.selected.clone());
+    let provider = crate::process::with_process_env(builder, ctx.env).build();
     from_sdk(
         provider.provide_credentials(),
         ctx,
         "the profile's credential provider",
     )
     .await
+}
+
+/// The files aws-config would read for this profile (its web identity token, its SSO token
+/// cache), checked through the bounded reader before aws-config opens them.
+fn files_error(ctx: &Ctx<'_>) -> Option<Error> {
+    match ctx.profile.source_type()? {
+        SourceType::AssumeRoleWithWebIdentity => ctx.web_token?.as_ref().err().cloned(),
+        SourceType::Sso => sso_cache_error(ctx.env, ctx.profile),
+        _ => None,
+    }
+}
+
+/// SSO token caches are small JSON files; anything larger is not one.
+const SSO_CACHE_CAP: u64 = 1024 * 1024;
+
+/// aws-config sso/cache.rs `cached_token_path`: `$HOME/.aws/sso/cache/<sha1(id)>.json`, the
+/// id being the `sso_session` name, else the `sso_start_url`. A missing file is aws-config's
+/// own (clear) error; anything else that is not a small regular file is refused here.
+fn sso_cache_error(env: &Env, profiles: &Profiles) -> Option<Error> {
+    use sha1::{Digest, Sha1};
+    let id = profiles
+        .get("sso_session")
+        .or_else(|| profiles.get("sso_start_url"))?;
+    let hash: String = Sha1::digest(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = env
+        .home()?
+        .join(".aws/sso/cache")
+        .join(format!("{hash}.json"));
+    match env.read_file(&path, SSO_CACHE_CAP) {
+        Ok(_) => None,
+        Err(crate::file::FileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => Some(Error::config(
+            "sso-cache-unreadable",
+            format!("the SSO token cache {} cannot be read: {e}", path.display()),
+            "remove the file and run aws sso login again",
+        )),
+    }
 }
 
 /// Turns an aws-config provider's answer into an outcome, bounded by the time left.
@@ -244,7 +322,7 @@ where
         Err(_) => Outcome::Failed {
             error: Error::unreachable(
                 "provider-timeout",
-                format!("{what} gave no answer within the deadline ({})", humantime::format_duration(remaining)),
+                format!("{what} gave no answer within the deadline ({})", crate::duration::human(remaining)),
                 "check credential_process, the STS endpoint and the network; raise --deadline if it is merely slow",
             ),
             http_status: None,

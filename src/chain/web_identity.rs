@@ -3,6 +3,8 @@
 //! (either alone is "not loaded"); `AWS_ROLE_SESSION_NAME` is optional. credcheck checks the
 //! token file itself (exists, readable, not empty, no surrounding whitespace), reads the JWT's
 //! claims for the report, then resolves with aws-config's provider (AssumeRoleWithWebIdentity).
+//! Under `--pid` the provider gets the process's variables and its token file through
+//! `/proc/PID/root` (`Env::host_path`).
 //! Reads: AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ROLE_SESSION_NAME.
 
 use super::{Ctx, Inspection, Outcome, SourceType};
@@ -10,7 +12,7 @@ use crate::env::Env;
 use crate::error::Error;
 use crate::jwt::{self, Claims};
 use crate::secret::Secret;
-use aws_config::web_identity_token::WebIdentityTokenCredentialsProvider;
+use aws_config::web_identity_token::{StaticConfiguration, WebIdentityTokenCredentialsProvider};
 use aws_credential_types::provider::ProvideCredentials;
 use std::path::Path;
 
@@ -119,9 +121,12 @@ pub fn describe(role: &str, token: &TokenFile) -> String {
 }
 
 pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
-    let provider = WebIdentityTokenCredentialsProvider::builder()
-        .configure(&ctx.sdk.provider_config(&ctx.budget))
-        .build();
+    let mut builder = WebIdentityTokenCredentialsProvider::builder()
+        .configure(&ctx.sdk.provider_config(&ctx.budget));
+    if let Some(conf) = for_other_process(ctx.env) {
+        builder = builder.static_configuration(conf);
+    }
+    let provider = builder.build();
     let mut outcome = super::profile::from_sdk(
         provider.provide_credentials(),
         ctx,
@@ -132,4 +137,28 @@ pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
         r.role_arn = ctx.env.non_blank(ROLE_ARN).map(|s| s.trim().to_string());
     }
     outcome
+}
+
+/// Under `--pid`, aws-config's provider would read credcheck's own variables and files: hand
+/// it the process's instead, with the token file reached through its root. The session name
+/// is aws-config's default (`web-identity-token-<millis>`) unless the process sets one.
+fn for_other_process(env: &Env) -> Option<StaticConfiguration> {
+    env.root()?;
+    let file = env.non_blank(TOKEN_FILE)?.trim();
+    let role_arn = env.non_blank(ROLE_ARN)?.trim().to_string();
+    let session_name = env.non_blank(SESSION_NAME).map_or_else(
+        || {
+            let millis = env
+                .now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            format!("web-identity-token-{millis}")
+        },
+        |s| s.trim().to_string(),
+    );
+    Some(StaticConfiguration {
+        web_identity_token_file: env.host_path(Path::new(file)),
+        role_arn,
+        session_name,
+    })
 }

@@ -1,19 +1,20 @@
 //! The human report: a summary block, the providers in chain order, then warnings, notes and
 //! errors, each with its hint. Aligned for `docker logs` and ECS Exec; no colour codes.
+//! It returns lines; `output` escapes and scrubs each one, so a field can never add a line.
 
+use crate::duration::human;
 use crate::report::Report;
-use crate::warning::short;
-use std::fmt::Write;
 use std::time::Duration;
 
-pub fn render(r: &Report) -> String {
-    let mut out = String::new();
+/// The report as lines of text (without line ends).
+pub fn lines(r: &Report) -> Vec<String> {
+    let mut out = Vec::new();
     let verdict = if r.ok {
         "OK".to_string()
     } else {
         format!("PROBLEM (exit {})", r.exit_code)
     };
-    let _ = writeln!(out, "credcheck {}: {verdict}", r.version);
+    out.push(format!("credcheck {}: {verdict}", r.version));
     summary(&mut out, r);
     providers(&mut out, r);
     items(
@@ -38,11 +39,27 @@ pub fn render(r: &Report) -> String {
     out
 }
 
-fn row(out: &mut String, label: &str, value: impl AsRef<str>) {
-    let _ = writeln!(out, "  {label:<10} {}", value.as_ref());
+fn row(out: &mut Vec<String>, label: &str, value: impl AsRef<str>) {
+    out.push(format!("  {label:<10} {}", value.as_ref()));
 }
 
-fn summary(out: &mut String, r: &Report) {
+fn summary(out: &mut Vec<String>, r: &Report) {
+    if let Some(p) = &r.process {
+        let uid = p.uid.map_or_else(|| "?".to_string(), |u| u.to_string());
+        let init = p
+            .init
+            .as_deref()
+            .map(|i| format!(", the app under {i}"))
+            .unwrap_or_default();
+        row(
+            out,
+            "process",
+            format!(
+                "PID {} ({}), uid {uid}{init}: its environment and files (--pid)",
+                p.pid, p.comm
+            ),
+        );
+    }
     match r.source {
         Some(source) => row(
             out,
@@ -97,7 +114,7 @@ fn summary(out: &mut String, r: &Report) {
 }
 
 fn relative(secs: i64) -> String {
-    let d = short(Duration::from_secs(secs.unsigned_abs()));
+    let d = human(Duration::from_secs(secs.unsigned_abs()));
     if secs >= 0 {
         format!("in {d}")
     } else {
@@ -105,41 +122,42 @@ fn relative(secs: i64) -> String {
     }
 }
 
-fn providers(out: &mut String, r: &Report) {
-    let _ = writeln!(out, "\nchain (Rust SDK order)");
+fn providers(out: &mut Vec<String>, r: &Report) {
+    out.push(String::new());
+    out.push("chain (Rust SDK order)".into());
     for p in &r.providers {
         let status = serde_json::to_value(p.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        let _ = writeln!(
-            out,
+        out.push(format!(
             "  {:<30} {:<15} {:>5} ms  {}",
             p.source_type.name(),
             status,
             p.elapsed_ms,
             p.location.as_deref().unwrap_or("-")
-        );
+        ));
         if let Some(detail) = &p.detail {
-            let _ = writeln!(out, "  {:<30} {detail}", "");
+            out.push(format!("  {:<30} {detail}", ""));
         }
     }
 }
 
 fn items<'a>(
-    out: &mut String,
+    out: &mut Vec<String>,
     title: &str,
     list: impl Iterator<Item = (&'a str, &'a str, Option<&'a str>)>,
 ) {
     let mut first = true;
     for (code, message, hint) in list {
         if first {
-            let _ = writeln!(out, "\n{title}");
+            out.push(String::new());
+            out.push(title.to_string());
             first = false;
         }
-        let _ = writeln!(out, "  [{code}] {message}");
+        out.push(format!("  [{code}] {message}"));
         if let Some(hint) = hint {
-            let _ = writeln!(out, "      hint: {hint}");
+            out.push(format!("      hint: {hint}"));
         }
     }
 }

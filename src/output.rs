@@ -1,0 +1,200 @@
+//! The one writer: every byte credcheck writes (the text report, the JSON line, the health
+//! line, wrapper lines, usage and error lines, logs) passes through here, and nowhere else.
+//!
+//! What it guarantees, whatever a field holds:
+//! - every registered secret, and every run of 8 or more of its characters (also
+//!   percent-encoded, JSON-escaped or broken by a line break), is replaced (`secret::scrub`);
+//! - every run shaped like an access key id is masked (`ASIA…WXYZ`);
+//! - text output: each control character (C0, DEL, C1) and each bidi or zero-width format
+//!   character becomes a visible escape (`\x1b`, `\u202e`), so one line stays one line and a
+//!   peer cannot forge a log line or reorder one;
+//! - JSON output: one line, with those characters escaped as `\uXXXX` (serde escapes C0;
+//!   this adds DEL, C1 and the format characters).
+//!
+//! A closed pipe ends the output quietly (ripgrep's habit). Writes are serialised, and the
+//! final report is claimed once ([`claim_final`]), so the deadline watchdog and the main
+//! thread never both print one. Reads no env vars.
+
+use crate::secret;
+use serde::Serialize;
+use serde_json::Value;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+static WRITING: Mutex<()> = Mutex::new(());
+static FINAL_CLAIMED: AtomicBool = AtomicBool::new(false);
+
+/// Takes the right to print the run's final output; only the first caller gets it.
+pub fn claim_final() -> bool {
+    !FINAL_CLAIMED.swap(true, Ordering::SeqCst)
+}
+
+/// Whether the final output was already claimed.
+pub fn is_claimed() -> bool {
+    FINAL_CLAIMED.load(Ordering::SeqCst)
+}
+
+/// Writes lines of text: each element is one line, whatever it contains.
+pub fn lines<S: AsRef<str>>(stream: Stream, lines: &[S]) {
+    write(stream, &render_lines(lines));
+}
+
+/// Writes one line of text.
+pub fn line(stream: Stream, text: &str) {
+    lines(stream, &[text]);
+}
+
+/// Writes a text block whose `\n` separate lines (clap's messages, tracing's events).
+pub fn block(stream: Stream, text: &str) {
+    let parts: Vec<&str> = text.trim_end_matches('\n').split('\n').collect();
+    lines(stream, &parts);
+}
+
+/// Writes `value` as one JSON line.
+pub fn json(stream: Stream, value: &impl Serialize) {
+    write(stream, &render_json(value));
+}
+
+/// The text form of `lines`, as [`lines`] writes it.
+pub fn render_lines<S: AsRef<str>>(lines: &[S]) -> String {
+    let mut out = String::new();
+    for line in lines {
+        let scrubbed = secret::scrub(line.as_ref());
+        out.push_str(&escape_text(&secret::mask_key_runs(&scrubbed)));
+        out.push('\n');
+    }
+    // Second pass over the whole: a secret split across two lines.
+    secret::scrub(&out).into_owned()
+}
+
+/// The JSON form of `value`, as [`json`] writes it: one line ending in `\n`.
+pub fn render_json(value: &impl Serialize) -> String {
+    let mut tree = serde_json::to_value(value).unwrap_or_else(|e| {
+        serde_json::json!({"schema_version": 1, "ok": false, "exit_code": 1,
+            "errors": [{"code": "render-failed", "message": e.to_string()}]})
+    });
+    clean_tree(&mut tree);
+    let mut out = escape_json(&tree.to_string());
+    out.push('\n');
+    out
+}
+
+fn clean_tree(value: &mut Value) {
+    match value {
+        Value::String(s) => *s = clean_str(s),
+        Value::Array(items) => items.iter_mut().for_each(clean_tree),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (k, mut v) in entries {
+                clean_tree(&mut v);
+                map.insert(clean_str(&k), v);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn clean_str(s: &str) -> String {
+    let scrubbed = secret::scrub(s);
+    secret::mask_key_runs(&scrubbed).into_owned()
+}
+
+/// Text: every unprintable character becomes a visible escape.
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            c if (c as u32) < 0x80 && secret::is_unprintable(c) => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if secret::is_unprintable(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JSON: serde already escaped C0, quotes and backslashes; escape the rest as `\uXXXX`.
+fn escape_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if secret::is_unprintable(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn write(stream: Stream, text: &str) {
+    let _guard = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = match stream {
+        Stream::Stdout => write_all(&mut io::stdout().lock(), text),
+        Stream::Stderr => write_all(&mut io::stderr().lock(), text),
+    };
+}
+
+fn write_all(out: &mut dyn Write, text: &str) -> io::Result<()> {
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// For the log writer: one tracing event, scrubbed like the rest, lines kept apart.
+pub fn log_text(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.trim_end_matches('\n').split('\n') {
+        out.push_str(&escape_text(&secret::scrub_log(line)));
+        out.push('\n');
+    }
+    secret::scrub(&out).into_owned()
+}
+
+/// Writes a log event to stderr (see [`log_text`]).
+pub fn log(text: &str) {
+    write(Stream::Stderr, &log_text(text));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_stays_one_line() {
+        let out = render_lines(&["a\nb\x1b[31m\u{202e}c\u{85}"]);
+        assert_eq!(out, "a\\x0ab\\x1b[31m\\u202ec\\u0085\n");
+    }
+
+    #[test]
+    fn json_is_one_line_and_escapes_format_characters() {
+        let out = render_json(&serde_json::json!({"k\n": "v\u{202e}\u{7f}\u{9b}\n"}));
+        assert_eq!(out.matches('\n').count(), 1, "{out}");
+        assert!(out.contains("\\u202e") && out.contains("\\u007f") && out.contains("\\u009b"));
+        let back: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back["k\n"], "v\u{202e}\u{7f}\u{9b}\n");
+    }
+
+    #[test]
+    fn registered_secrets_never_pass() {
+        let s = "Kq8Wm3Np5Rt7Vx9Zb2Cd4Fg6Hj8Lk0";
+        let _ = secret::Secret::new(s);
+        let text = render_lines(&[
+            format!("path /x/{}/y", &s[3..15]),
+            s[..12].to_string(),
+            s[12..].to_string(),
+        ]);
+        assert!(
+            !text.contains(&s[3..11]) && !text.contains(&s[14..22]),
+            "{text}"
+        );
+        let json = render_json(&serde_json::json!({ "profile": s }));
+        assert!(!json.contains(&s[..8]), "{json}");
+    }
+}
