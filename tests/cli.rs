@@ -5,6 +5,7 @@
 
 mod conformance;
 mod e2e;
+mod meta;
 mod props;
 mod scenarios;
 mod schema;
