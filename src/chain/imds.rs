@@ -106,7 +106,8 @@ impl Imds<'_> {
     }
 
     /// aws-config's IMDS client (imds/client.rs: `DEFAULT_ATTEMPTS` 4, `ImdsResponseRetryClassifier`)
-    /// retries 5xx and 401 answers, not timeouts; credcheck does the same, within the deadline.
+    /// retries 5xx (`is_server_error`) and 401 answers; not timeouts, not a 429, not a success
+    /// it cannot parse. credcheck does the same, within the deadline.
     async fn call(
         &self,
         method: Method,
@@ -240,20 +241,32 @@ fn failed(error: Error) -> Outcome {
     }
 }
 
+/// Any answer but 200, by status class: only 4xx are refusals; a 429 is throttling, a 5xx a
+/// failure, and anything else (1xx, a 2xx other than 200, 3xx) is not how IMDS answers.
 fn status_error(answer: &Fetched, what: &str) -> Error {
     let message = format!("IMDS answered HTTP {} when asked for {what}", answer.status);
-    if answer.status >= 500 {
-        return Error::unreachable(
+    match answer.status {
+        429 => Error::unreachable(
+            "imds-throttled",
+            format!("{message}: throttled (transient; not retried, as the SDKs do not)"),
+            "IMDS limits requests per instance: a process on this instance polls it in a tight loop; let the SDK cache credentials",
+        ),
+        400..=499 => Error::problem(
+            "imds-rejected",
+            message,
+            "check the instance's metadata options (IMDSv2 required, endpoint enabled)",
+        ),
+        500..=599 => Error::unreachable(
             "imds-unavailable",
             message,
             "retry; the metadata service is failing",
-        );
+        ),
+        _ => Error::problem(
+            "imds-bad-response",
+            format!("{message}: IMDS answers 200 or an error, never this"),
+            "this endpoint does not behave like EC2 IMDS; check the endpoint setting",
+        ),
     }
-    Error::problem(
-        "imds-rejected",
-        message,
-        "check the instance's metadata options (IMDSv2 required, endpoint enabled)",
-    )
 }
 
 fn region_text(body: &[u8]) -> Option<String> {
