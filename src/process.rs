@@ -87,7 +87,13 @@ fn open_exact(pid: u32) -> Result<(Subject, Env), Error> {
     if environ.is_empty() && status.is_dead() {
         return Err(zombie(pid, &status));
     }
-    let env = Env::from_environ(&environ, proc_path(pid, "root"));
+    let root = proc_path(pid, "root");
+    if let Err(e) = std::fs::read_dir(&root) {
+        if e.kind() == io::ErrorKind::PermissionDenied {
+            return Err(denied(pid, &status, "root"));
+        }
+    }
+    let env = Env::from_environ(&environ, root);
     env_vars::register_secrets(&env);
     Ok((
         Subject {
@@ -207,7 +213,7 @@ fn read_environ(pid: u32, status: &Status) -> Result<Vec<u8>, Error> {
     std::fs::File::open(proc_path(pid, "environ"))
         .and_then(|f| f.take(ENVIRON_CAP).read_to_end(&mut buf))
         .map_err(|e| match e.kind() {
-            io::ErrorKind::PermissionDenied => denied(pid, status),
+            io::ErrorKind::PermissionDenied => denied(pid, status, "environ"),
             _ if status.is_dead() => zombie(pid, status),
             _ => missing(pid, &e),
         })?;
@@ -253,7 +259,9 @@ fn zombie(pid: u32, status: &Status) -> Error {
     )
 }
 
-fn denied(pid: u32, status: &Status) -> Error {
+/// `/proc/PID/environ` or `/proc/PID/root` (the kernel checks both alike, but a sandbox may
+/// refuse only one) cannot be read: say who runs as whom, and what is missing.
+fn denied(pid: u32, status: &Status, leaf: &'static str) -> Error {
     let me = Status::read(std::process::id()).ok().and_then(|s| s.uid);
     let theirs = status
         .uid
@@ -264,9 +272,13 @@ fn denied(pid: u32, status: &Status) -> Error {
         Some(uid) if Some(uid) != status.uid => format!("process {pid} ({}) runs as uid {theirs}, credcheck as uid {uid}, without root or CAP_SYS_PTRACE", status.comm),
         _ => format!("the kernel refused (Yama ptrace_scope or an LSM; process {pid} runs as uid {theirs})"),
     };
+    let code = match leaf {
+        "root" => "pid-root-denied",
+        _ => "pid-environ-denied",
+    };
     Error::config(
-        "pid-environ-denied",
-        format!("/proc/{pid}/environ cannot be read: {why}"),
+        code,
+        format!("/proc/{pid}/{leaf} cannot be read: {why}"),
         "run credcheck as the app's user, or as root with CAP_SYS_PTRACE (docker --cap-add SYS_PTRACE; ECS linuxParameters.capabilities.add [\"SYS_PTRACE\"])",
     )
 }

@@ -7,6 +7,7 @@ mod conformance;
 mod e2e;
 mod meta;
 mod props;
+mod pid;
 mod scenarios;
 mod schema;
 mod support;

@@ -13,6 +13,7 @@ struct Report {
     version: String,
     ok: bool,
     exit_code: i32,
+    process: Option<Process>,
     source: Option<String>,
     location: Option<String>,
     role_arn: Option<String>,
@@ -31,6 +32,17 @@ struct Report {
     notes: Vec<Note>,
     errors: Vec<Error>,
     elapsed_ms: u64,
+}
+
+/// Whose environment was evaluated (`--pid`); null for credcheck's own.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Process {
+    pid: u32,
+    comm: String,
+    uid: Option<u32>,
+    init: Option<String>,
 }
 
 #[allow(dead_code)]
