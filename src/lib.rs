@@ -41,13 +41,15 @@ use std::time::Instant;
 pub fn main_entry() -> i32 {
     log::init();
     let started = Instant::now();
+    let env = env::Env::from_process();
+    // Before anything can echo a value (clap's errors, usage errors): register the secrets.
+    chain::env_vars::register_secrets(&env);
     let args = cli::normalize(std::env::args_os().collect());
     let settings = match parse(&args) {
         Ok(settings) => settings,
         Err(code) if args.is_health && code != exit::OK => return health::UNHEALTHY,
         Err(code) => return code,
     };
-    let env = env::Env::from_process();
     file::set_deadline(started + settings.deadline);
     watchdog::start(&settings, &env, started);
     let runtime = match tokio::runtime::Builder::new_current_thread()

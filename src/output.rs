@@ -8,6 +8,7 @@
 //! - text output: each control character (C0, DEL, C1) and each bidi or zero-width format
 //!   character becomes a visible escape (`\x1b`, `\u202e`), so one line stays one line and a
 //!   peer cannot forge a log line or reorder one;
+//! - no line, and no JSON string, longer than [`MAX_LINE`] characters;
 //! - JSON output: one line, with those characters escaped as `\uXXXX` (serde escapes C0;
 //!   this adds DEL, C1 and the format characters).
 //!
@@ -27,6 +28,9 @@ pub enum Stream {
     Stdout,
     Stderr,
 }
+
+/// No line (and no JSON string) is longer than this: a hostile value cannot flood a log.
+pub const MAX_LINE: usize = 2000;
 
 static WRITING: Mutex<()> = Mutex::new(());
 static FINAL_CLAIMED: AtomicBool = AtomicBool::new(false);
@@ -66,7 +70,8 @@ pub fn json(stream: Stream, value: &impl Serialize) {
 pub fn render_lines<S: AsRef<str>>(lines: &[S]) -> String {
     let mut out = String::new();
     for line in lines {
-        let scrubbed = secret::scrub(line.as_ref());
+        let bounded = secret::truncate_chars(line.as_ref(), MAX_LINE);
+        let scrubbed = secret::scrub(&bounded);
         out.push_str(&escape_text(&secret::mask_key_runs(&scrubbed)));
         out.push('\n');
     }
@@ -102,8 +107,8 @@ fn clean_tree(value: &mut Value) {
 }
 
 fn clean_str(s: &str) -> String {
-    let scrubbed = secret::scrub(s);
-    secret::mask_key_runs(&scrubbed).into_owned()
+    let bounded = secret::truncate_chars(s, MAX_LINE);
+    secret::mask_key_runs(&secret::scrub(&bounded)).into_owned()
 }
 
 /// Text: every unprintable character becomes a visible escape.
@@ -151,7 +156,8 @@ fn write_all(out: &mut dyn Write, text: &str) -> io::Result<()> {
 pub fn log_text(text: &str) -> String {
     let mut out = String::new();
     for line in text.trim_end_matches('\n').split('\n') {
-        out.push_str(&escape_text(&secret::scrub_log(line)));
+        let bounded = secret::truncate_chars(line, MAX_LINE);
+        out.push_str(&escape_text(&secret::scrub_log(&bounded)));
         out.push('\n');
     }
     secret::scrub(&out).into_owned()

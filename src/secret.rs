@@ -141,6 +141,12 @@ pub fn is_key_id(id: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
+/// Visible ASCII only: what a credential must be to travel in a signed request's headers
+/// (aws-runtime unwraps the header values it builds from them and would abort otherwise).
+pub fn is_header_safe(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
 /// `ASIAXXXXXXXXXXXXWXYZ` → `ASIA…WXYZ`; anything not shaped like a key id → `****`.
 pub fn mask_key_id(id: &str) -> String {
     if !is_key_id(id) {

@@ -61,6 +61,12 @@ impl Intercept for DateCapture {
 }
 
 pub async fn caller_identity(sdk: &Sdk, creds: &Creds, budget: &Budget) -> Call {
+    if let Some(error) = unsignable(creds) {
+        return Call {
+            result: Err(error),
+            server_date: None,
+        };
+    }
     let capture = DateCapture::default();
     let client = aws_sdk_sts::Client::from_conf(config(sdk, creds, budget, capture.clone()));
     let sent = client.get_caller_identity().send();
@@ -79,6 +85,22 @@ pub async fn caller_identity(sdk: &Sdk, creds: &Creds, budget: &Budget) -> Call 
         result,
         server_date,
     }
+}
+
+/// Credentials with bytes that cannot go into a signed request's headers: STS is not asked.
+pub fn unsignable(creds: &Creds) -> Option<Error> {
+    let token_ok = creds
+        .session_token
+        .as_ref()
+        .is_none_or(|t| crate::secret::is_header_safe(t.expose()));
+    let ok = crate::secret::is_header_safe(creds.access_key_id.expose())
+        && crate::secret::is_header_safe(creds.secret_access_key.expose())
+        && token_ok;
+    (!ok).then(|| Error::problem(
+        "credentials-malformed",
+        "the credentials hold spaces, control characters or non-ASCII bytes, so no request can be signed with them (STS was not asked)",
+        "re-create the key pair or session token at its source; check for stray quotes, CR/LF or pasted text around the values",
+    ))
 }
 
 fn config(sdk: &Sdk, creds: &Creds, budget: &Budget, capture: DateCapture) -> aws_sdk_sts::Config {

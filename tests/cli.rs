@@ -6,10 +6,11 @@
 mod conformance;
 mod e2e;
 mod meta;
-mod props;
 mod pid;
+mod props;
 mod scenarios;
 mod schema;
 mod support;
+mod sweep;
 
 mod docker;

@@ -273,11 +273,51 @@ pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
 /// The files aws-config would read for this profile (its web identity token, its SSO token
 /// cache), checked through the bounded reader before aws-config opens them.
 fn files_error(ctx: &Ctx<'_>) -> Option<Error> {
+    if let Some(error) = unsignable_profile(ctx) {
+        return Some(error);
+    }
     match ctx.profile.source_type()? {
         SourceType::AssumeRoleWithWebIdentity => ctx.web_token?.as_ref().err().cloned(),
         SourceType::Sso => sso_cache_error(ctx.env, ctx.profile),
         _ => None,
     }
+}
+
+/// aws-config signs AssumeRole with static keys from the files (or the environment, for
+/// `credential_source = Environment`); keys it cannot put in a header would abort it.
+fn unsignable_profile(ctx: &Ctx<'_>) -> Option<Error> {
+    const KEYS: [&str; 3] = [
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+    ];
+    let set = ctx.profile.set.as_ref().ok()?;
+    let from_files = set.profiles().find(|name| {
+        set.get_profile(name).is_some_and(|p| {
+            KEYS.iter()
+                .filter_map(|k| p.get(k))
+                .any(|v| !crate::secret::is_header_safe(v.trim()))
+        })
+    });
+    let env_bad = [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ]
+    .iter()
+    .filter_map(|k| ctx.env.non_blank(k))
+    .any(|v| !crate::secret::is_header_safe(v.trim()));
+    let via_env = env_bad && ctx.profile.get("credential_source") == Some("Environment");
+    let what = match (from_files, via_env) {
+        (Some(name), _) => format!("the profile {name:?} holds credentials"),
+        (None, true) => "credential_source = Environment uses env credentials that hold".into(),
+        (None, false) => return None,
+    };
+    Some(Error::config(
+        "profile-credentials-malformed",
+        format!("{what} with spaces, control characters or non-ASCII bytes: no request can be signed with them"),
+        "fix the aws_access_key_id / aws_secret_access_key / aws_session_token values (stray quotes, CR, pasted text)",
+    ))
 }
 
 /// SSO token caches are small JSON files; anything larger is not one.

@@ -142,6 +142,7 @@ pub struct TestCmd {
     stdin: Option<Vec<u8>>,
     timeout: Duration,
     check_secrets: bool,
+    uid: Option<u32>,
 }
 
 impl TestCmd {
@@ -160,6 +161,7 @@ impl TestCmd {
             stdin: None,
             timeout: DEFAULT_TIMEOUT,
             check_secrets: true,
+            uid: None,
         };
         let home_dir = cmd.home.path().to_path_buf();
         cmd.env("PATH", "/usr/bin:/bin")
@@ -167,6 +169,14 @@ impl TestCmd {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_REGION", "us-east-1");
         cmd
+    }
+    /// Run as this user (e.g. 65534, nobody) instead of root: files root could read anyway
+    /// become unreadable. HOME is opened to every user for it.
+    pub fn as_user(&mut self, uid: u32) -> &mut Self {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(self.home.path(), std::fs::Permissions::from_mode(0o755));
+        self.uid = Some(uid);
+        self
     }
     pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
         self.envs
@@ -239,6 +249,10 @@ impl TestCmd {
                 Some(v) => cmd.env(key, v),
                 None => cmd.env_remove(key),
             };
+        }
+        if let Some(uid) = self.uid {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(uid).gid(uid);
         }
         cmd
     }

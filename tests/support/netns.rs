@@ -93,6 +93,28 @@ impl Netns {
         }
     }
 
+    /// An interface with `cidr` whose other addresses never answer (a black hole inside this
+    /// namespace, for a resolver that never answers).
+    /// (A veth pair inside the namespace: the other end holds no address, so neighbour
+    /// discovery never completes and every packet is dropped, silently.)
+    pub fn add_black_hole(&self, cidr: &str) {
+        self.ip_in(&[
+            "link", "add", "cc-bh0", "type", "veth", "peer", "name", "cc-bh1",
+        ]);
+        self.ip_in(&["addr", "add", cidr, "dev", "cc-bh0"]);
+        self.ip_in(&["link", "set", "cc-bh0", "up"]);
+        self.ip_in(&["link", "set", "cc-bh1", "up"]);
+    }
+
+    /// `/etc/netns/NS/resolv.conf`, which `ip netns exec` mounts over `/etc/resolv.conf`;
+    /// removed when the guard is dropped.
+    pub fn resolv_conf(&self, text: &str) -> ResolvConf {
+        let dir = PathBuf::from("/etc/netns").join(&self.name);
+        std::fs::create_dir_all(&dir).expect("mkdir /etc/netns/NS");
+        std::fs::write(dir.join("resolv.conf"), text).expect("write resolv.conf");
+        ResolvConf(dir)
+    }
+
     /// `ip -n NS <args>`; panics on failure.
     fn ip_in(&self, args: &[&str]) {
         let mut full = vec!["-n", self.name.as_str()];
@@ -212,5 +234,14 @@ fn remove_stale(ip: &Path) {
             };
             drop(stale);
         }
+    }
+}
+
+/// Removes `/etc/netns/NS` when dropped.
+pub struct ResolvConf(PathBuf);
+
+impl Drop for ResolvConf {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

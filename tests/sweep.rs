@@ -1,0 +1,847 @@
+//! The hostile sweep (issue "The promise holds by construction"): generated from a list of
+//! input channels and a list of injections, so that a new channel gets every injection for
+//! free. Every (channel, injection) runs the built binary in both formats at RUST_LOG off,
+//! info and trace, and asserts the promise:
+//! - no fragment of 8 or more characters of the registered canary, and no fixed canary secret
+//!   of the fake peers, in stdout or stderr;
+//! - no raw control character (other than the line ends) in text output or logs;
+//! - JSON mode: stdout is exactly one JSON line;
+//! - a documented exit code (report 0–3, health 0/1), never 101 (panic) or 134 (abort);
+//! - finished by `--deadline` + 250 ms.
+//!
+//! Plus the file sweep (every file-reading input × FIFO, socket, directory, /dev/zero, a 1 GiB
+//! sparse file, an unreadable file, a symlink loop) and a resolver that never answers, inside
+//! a network namespace this test creates. The sizes are printed to the CI log.
+
+use crate::support::{self, netns::Netns, peer, say, Output, TestCmd};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Registered in every run (as `AWS_SESSION_TOKEN`, which credcheck registers at start
+/// without changing the chain). `/` and `+` make its percent-encoded form differ.
+const CANARY: &str = "Sw33p/Canary+Qx7Lm9Vt2Rk4Np6Hb8Jd0Fz";
+const DEADLINE: Duration = Duration::from_millis(1500);
+const DEADLINE_ARG: &str = "1500ms";
+/// The promise: the process is gone by the deadline plus this.
+const OVER_DEADLINE: Duration = Duration::from_millis(250);
+/// Linux caps one environment string at 128 KiB (MAX_ARG_STRLEN): env channels get this much.
+const ENV_LARGE: usize = 100 * 1024;
+const LARGE: usize = 1024 * 1024;
+const LOG_LEVELS: [&str; 3] = ["off", "info", "trace"];
+const FORMATS: [&str; 2] = ["json", "text"];
+
+#[derive(Clone, Copy, Debug)]
+enum Injection {
+    Verbatim,
+    InUriPath,
+    PercentEncoded,
+    SplitByNewline,
+    Fragment,
+    Controls,
+    Large,
+    InvalidUtf8,
+}
+
+const INJECTIONS: [Injection; 8] = [
+    Injection::Verbatim,
+    Injection::InUriPath,
+    Injection::PercentEncoded,
+    Injection::SplitByNewline,
+    Injection::Fragment,
+    Injection::Controls,
+    Injection::Large,
+    Injection::InvalidUtf8,
+];
+
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b.is_ascii_alphanumeric() {
+            true => (b as char).to_string(),
+            false => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Injection {
+    /// The injected bytes; `env` channels get a smaller large value (see [`ENV_LARGE`]).
+    fn bytes(self, env: bool) -> Vec<u8> {
+        match self {
+            Injection::Verbatim => CANARY.into(),
+            Injection::InUriPath => format!("/v2/credentials/{CANARY}/x").into(),
+            Injection::PercentEncoded => percent_encoded(CANARY).into(),
+            Injection::SplitByNewline => format!("{}\n{}", &CANARY[..17], &CANARY[17..]).into(),
+            Injection::Fragment => format!("frag-{}-ment", &CANARY[9..17]).into(),
+            Injection::Controls => {
+                format!("a\r\nforged line\x1b[2J\x07\u{7f}\u{85}\u{9b}\u{202e}\u{2066}{CANARY}")
+                    .into()
+            }
+            Injection::Large => {
+                let mut v = vec![b'A'; if env { ENV_LARGE } else { LARGE }];
+                v.extend_from_slice(CANARY.as_bytes());
+                v
+            }
+            Injection::InvalidUtf8 => {
+                let mut v = b"\xff\xfe\xc3(\xed\xa0\x80".to_vec();
+                v.extend_from_slice(CANARY.as_bytes());
+                v
+            }
+        }
+    }
+}
+
+/// One run's inputs, built by a channel from the base set-up.
+struct Setup {
+    cmd: TestCmd,
+    plan: peer::Plan,
+    /// Env values that need the peer's URL: (name, value with `{peer}`).
+    peer_env: Vec<(String, String)>,
+    /// Files to write in HOME: (relative path, bytes).
+    files: Vec<(String, Vec<u8>)>,
+    health: bool,
+}
+
+impl Setup {
+    fn env(&mut self, key: &str, value: impl AsRef<OsStr>) {
+        self.cmd.env(key, value);
+    }
+    fn env_bytes(&mut self, key: &str, value: &[u8]) {
+        self.cmd.env(key, OsStr::from_bytes(value));
+    }
+    fn file(&mut self, rel: &str, bytes: impl Into<Vec<u8>>) {
+        self.files.push((rel.into(), bytes.into()));
+    }
+    fn home(&self, rel: &str) -> String {
+        self.cmd.home_path(rel).display().to_string()
+    }
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A JWT whose claims carry `text` (the signature is a fixed canary; it is registered by
+/// credcheck as part of the token).
+fn jwt_with_claims(text: &str) -> String {
+    use base64::Engine;
+    let enc = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let claims = serde_json::json!({"iss": text, "sub": text, "aud": [text], "exp": 4102444800u64});
+    format!(
+        "{}.{}.{}",
+        enc(br#"{"alg":"RS256"}"#),
+        enc(claims.to_string().as_bytes()),
+        support::CANARY_WEB_IDENTITY_SIGNATURE
+    )
+}
+
+type Apply = fn(&mut Setup, &[u8]);
+
+/// Every input channel: a name and how it carries an injection.
+fn channels() -> Vec<(&'static str, Apply)> {
+    let mut list: Vec<(&'static str, Apply)> = Vec::new();
+    // Environment variables (values).
+    list.extend([
+        (
+            "env AWS_PROFILE",
+            (|s, v| s.env_bytes("AWS_PROFILE", v)) as Apply,
+        ),
+        ("env AWS_REGION", |s, v| s.env_bytes("AWS_REGION", v)),
+        ("env AWS_DEFAULT_REGION", |s, v| {
+            s.cmd.env_remove("AWS_REGION");
+            s.env_bytes("AWS_DEFAULT_REGION", v)
+        }),
+        ("env AWS_ACCESS_KEY_ID", |s, v| {
+            s.env_bytes("AWS_ACCESS_KEY_ID", v);
+            s.env("AWS_SECRET_ACCESS_KEY", support::CANARY_SECRET);
+        }),
+        ("env AWS_SECRET_ACCESS_KEY", |s, v| {
+            s.env("AWS_ACCESS_KEY_ID", support::CANARY_AKID_ENV);
+            s.env_bytes("AWS_SECRET_ACCESS_KEY", v);
+        }),
+        ("env AWS_CONTAINER_CREDENTIALS_FULL_URI", |s, v| {
+            let mut url = b"{peer}".to_vec();
+            url.extend_from_slice(v);
+            s.peer_env
+                .push(("AWS_CONTAINER_CREDENTIALS_FULL_URI".into(), lossy(&url)));
+        }),
+        // Never starts with '/', so it is refused before any request to 169.254.170.2.
+        ("env AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", |s, v| {
+            let mut value = b"x".to_vec();
+            value.extend_from_slice(v);
+            s.env_bytes("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", &value);
+        }),
+        ("env AWS_CONTAINER_AUTHORIZATION_TOKEN", |s, v| {
+            s.env_bytes("AWS_CONTAINER_AUTHORIZATION_TOKEN", v)
+        }),
+        ("env AWS_ROLE_ARN", |s, v| {
+            s.file(".irsa-token", support::CANARY_WEB_IDENTITY);
+            let token = s.home(".irsa-token");
+            s.env("AWS_WEB_IDENTITY_TOKEN_FILE", token);
+            s.env_bytes("AWS_ROLE_ARN", v);
+        }),
+        ("env AWS_ROLE_SESSION_NAME", |s, v| {
+            s.file(".irsa-token", support::CANARY_WEB_IDENTITY);
+            let token = s.home(".irsa-token");
+            s.env("AWS_WEB_IDENTITY_TOKEN_FILE", token);
+            s.env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/irsa");
+            s.env_bytes("AWS_ROLE_SESSION_NAME", v);
+        }),
+        ("env AWS_ENDPOINT_URL_STS", |s, v| {
+            let mut url = b"{peer}/".to_vec();
+            url.extend_from_slice(v);
+            s.peer_env
+                .push(("AWS_ENDPOINT_URL_STS".into(), lossy(&url)));
+        }),
+        ("env AWS_EC2_METADATA_SERVICE_ENDPOINT", |s, v| {
+            s.peer_env
+                .retain(|(k, _)| k != "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+            s.env("AWS_EC2_METADATA_DISABLED", "false");
+            let mut url = b"{peer}/".to_vec();
+            url.extend_from_slice(v);
+            s.peer_env
+                .push(("AWS_EC2_METADATA_SERVICE_ENDPOINT".into(), lossy(&url)));
+        }),
+        ("env ECS_CONTAINER_METADATA_URI_V4", |s, v| {
+            let mut url = b"{peer}/".to_vec();
+            url.extend_from_slice(v);
+            s.peer_env
+                .push(("ECS_CONTAINER_METADATA_URI_V4".into(), lossy(&url)));
+        }),
+        ("env HTTP_PROXY", |s, v| s.env_bytes("HTTP_PROXY", v)),
+        ("env NO_PROXY", |s, v| s.env_bytes("NO_PROXY", v)),
+        ("env CREDCHECK_EXPECT_ROLE", |s, v| {
+            s.env_bytes("CREDCHECK_EXPECT_ROLE", v)
+        }),
+        ("env CREDCHECK_EXPECT_ACCOUNT", |s, v| {
+            s.env_bytes("CREDCHECK_EXPECT_ACCOUNT", v)
+        }),
+        ("env HOME", |s, v| s.env_bytes("HOME", v)),
+    ]);
+    // File paths.
+    list.extend([
+        (
+            "path AWS_CONFIG_FILE",
+            (|s, v| s.env_bytes("AWS_CONFIG_FILE", v)) as Apply,
+        ),
+        ("path AWS_SHARED_CREDENTIALS_FILE", |s, v| {
+            s.env_bytes("AWS_SHARED_CREDENTIALS_FILE", v)
+        }),
+        ("path AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", |s, v| {
+            s.env_bytes("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", v)
+        }),
+        ("path AWS_WEB_IDENTITY_TOKEN_FILE", |s, v| {
+            s.env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/irsa");
+            s.env_bytes("AWS_WEB_IDENTITY_TOKEN_FILE", v);
+        }),
+        ("path AWS_CA_BUNDLE", |s, v| {
+            s.env("AWS_ENDPOINT_URL_STS", "https://127.0.0.1:9/");
+            s.env_bytes("AWS_CA_BUNDLE", v);
+        }),
+    ]);
+    // Profile files: section names, keys, values.
+    list.extend([
+        ("profile section name", (|s, v| {
+            let mut text = b"[default]\nregion = us-east-1\n[profile ".to_vec();
+            text.extend_from_slice(v);
+            text.extend_from_slice(b"]\naws_access_key_id = x\n");
+            s.file(".aws/config", text);
+        }) as Apply),
+        ("profile key name", |s, v| {
+            let mut text = b"[default]\n".to_vec();
+            text.extend_from_slice(v);
+            text.extend_from_slice(b" = 1\n");
+            s.file(".aws/config", text);
+        }),
+        ("profile region", |s, v| profile_value(s, "region", v)),
+        ("profile role_arn", |s, v| {
+            let mut text = b"[default]\nsource_profile = base\nrole_arn = ".to_vec();
+            text.extend_from_slice(v);
+            text.extend_from_slice(b"\n[profile base]\ncredential_source = Environment\n");
+            s.file(".aws/config", text);
+        }),
+        ("profile credential_process", |s, v| profile_value(s, "credential_process", v)),
+        ("profile sso_start_url", |s, v| {
+            let mut text = b"[default]\nsso_account_id = 123456789012\nsso_role_name = r\nsso_region = us-east-1\nsso_start_url = ".to_vec();
+            text.extend_from_slice(v);
+            text.push(b'\n');
+            s.file(".aws/config", text);
+        }),
+        ("profile web_identity_token_file", |s, v| {
+            let mut text = b"[default]\nrole_arn = arn:aws:iam::123456789012:role/w\nweb_identity_token_file = ".to_vec();
+            text.extend_from_slice(v);
+            text.push(b'\n');
+            s.file(".aws/config", text);
+        }),
+        ("credentials aws_access_key_id", |s, v| {
+            let mut text = b"[default]\naws_secret_access_key = CANARYSECRETprofile0000000000000000000\naws_access_key_id = ".to_vec();
+            text.extend_from_slice(v);
+            text.push(b'\n');
+            s.file(".aws/credentials", text);
+        }),
+        ("credentials aws_secret_access_key", |s, v| {
+            let mut text = b"[default]\naws_access_key_id = AKIACANARY000000ENV1\naws_secret_access_key = ".to_vec();
+            text.extend_from_slice(v);
+            text.push(b'\n');
+            s.file(".aws/credentials", text);
+        }),
+    ]);
+    // File contents.
+    list.extend([
+        (
+            "content container token file",
+            (|s, v| {
+                s.file(".pod-token", v);
+                let path = s.home(".pod-token");
+                s.env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", path);
+            }) as Apply,
+        ),
+        ("content web identity token file", |s, v| {
+            s.file(".irsa-token", v);
+            let path = s.home(".irsa-token");
+            s.env("AWS_WEB_IDENTITY_TOKEN_FILE", path);
+            s.env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/irsa");
+        }),
+        ("content AWS_CA_BUNDLE", |s, v| {
+            s.file("ca.pem", v);
+            let path = s.home("ca.pem");
+            s.env("AWS_CA_BUNDLE", path);
+            s.env("AWS_ENDPOINT_URL_STS", "https://127.0.0.1:9/");
+        }),
+        ("content config file", |s, v| s.file(".aws/config", v)),
+        ("JWT claims", |s, v| {
+            s.file(".irsa-token", jwt_with_claims(&lossy(v)));
+            let path = s.home(".irsa-token");
+            s.env("AWS_WEB_IDENTITY_TOKEN_FILE", path);
+            s.env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/irsa");
+        }),
+        ("credential_process stdout", |s, v| process_output(s, v, "")),
+        ("credential_process stderr", |s, v| {
+            process_output(s, v, " >&2; exit 1")
+        }),
+    ]);
+    list.extend(peer_channels());
+    list
+}
+
+fn profile_value(s: &mut Setup, key: &str, v: &[u8]) {
+    let mut text = format!("[default]\n{key} = ").into_bytes();
+    text.extend_from_slice(v);
+    text.push(b'\n');
+    s.file(".aws/config", text);
+}
+
+/// A credential_process that prints the injection (`suffix` sends it to stderr and fails).
+fn process_output(s: &mut Setup, v: &[u8], suffix: &str) {
+    s.file("inj.bin", v);
+    let inj = s.home("inj.bin");
+    s.file("proc.sh", format!("#!/bin/sh\ncat '{inj}'{suffix}\n"));
+    let script = s.home("proc.sh");
+    let _ = std::fs::create_dir_all(s.cmd.home_path(""));
+    s.file(
+        ".aws/config",
+        format!("[default]\ncredential_process = /bin/sh {script}\n"),
+    );
+}
+
+/// Peer answers: every field and error body of the container endpoint, IMDS, STS and task
+/// metadata, and the response headers credcheck reads.
+fn peer_channels() -> Vec<(&'static str, Apply)> {
+    vec![
+        ("ecs RoleArn", |s, v| {
+            ecs_field(s, |e, t| e.role_arn = Some(t), v)
+        }),
+        ("ecs AccessKeyId", |s, v| {
+            ecs_field(s, |e, t| e.access_key_id = t, v)
+        }),
+        ("ecs SecretAccessKey", |s, v| {
+            ecs_field(s, |e, t| e.secret_access_key = t, v)
+        }),
+        ("ecs Token", |s, v| ecs_field(s, |e, t| e.token = t, v)),
+        ("ecs Expiration", |s, v| {
+            ecs_field(s, |e, t| e.expiration = t, v)
+        }),
+        ("ecs error body 400", |s, v| {
+            ecs_fault(s, peer::EcsFault::raw(400, "application/json", v))
+        }),
+        ("ecs error body 500", |s, v| {
+            ecs_fault(s, peer::EcsFault::raw(500, "text/plain", v))
+        }),
+        ("ecs 200 body", |s, v| {
+            ecs_fault(s, peer::EcsFault::raw(200, "application/json", v))
+        }),
+        ("ecs agent message", |s, v| {
+            ecs_fault(
+                s,
+                peer::EcsFault::agent_error(400, "InvalidIdInRequest", &lossy(v)),
+            )
+        }),
+        ("ecs agent code", |s, v| {
+            ecs_fault(s, peer::EcsFault::agent_error(400, &lossy(v), "x"))
+        }),
+        ("header Content-Type", |s, v| {
+            ecs_fault(s, peer::EcsFault::raw(200, &header_safe(v), "not json"))
+        }),
+        ("header Location", |s, v| {
+            ecs_fault(s, peer::EcsFault::Redirect(header_safe(v)))
+        }),
+        ("imds role name", |s, v| {
+            imds(s, |i, t| i.role_name = Some(t), v)
+        }),
+        ("imds SecretAccessKey", |s, v| {
+            imds(s, |i, t| i.secret_access_key = t, v)
+        }),
+        ("imds Expiration", |s, v| {
+            imds(s, |i, t| i.expiration = t, v)
+        }),
+        ("sts Arn", |s, v| sts(s, |t, x| t.arn = x, v)),
+        ("sts UserId", |s, v| sts(s, |t, x| t.user_id = x, v)),
+        ("sts Account", |s, v| sts(s, |t, x| t.account = x, v)),
+        ("sts error message", |s, v| {
+            let fault = peer::StsFault::error(403, "InvalidClientTokenId", &lossy(v));
+            sts(s, move |t, _| t.fault = fault.clone(), v)
+        }),
+        ("sts error code", |s, v| {
+            let fault = peer::StsFault::error(400, &lossy(v), "x");
+            sts(s, move |t, _| t.fault = fault.clone(), v)
+        }),
+        ("task metadata Cluster", |s, v| {
+            let json = serde_json::json!({"Cluster": lossy(v), "TaskARN": lossy(v), "Family": lossy(v), "Revision": "1"});
+            s.plan = std::mem::take(&mut s.plan).with_task_metadata("/v4/x", json.to_string());
+        }),
+    ]
+}
+
+/// Header values cannot carry CR/LF (the fake would send a broken response); keep the rest.
+fn header_safe(v: &[u8]) -> String {
+    lossy(v)
+        .replace(['\r', '\n'], " ")
+        .chars()
+        .take(8000)
+        .collect()
+}
+
+fn ecs_field(s: &mut Setup, set: fn(&mut peer::Ecs, String), v: &[u8]) {
+    let mut ecs = s.plan.ecs.clone().unwrap_or_default();
+    set(&mut ecs, lossy(v));
+    s.plan.ecs = Some(ecs);
+}
+
+fn ecs_fault(s: &mut Setup, fault: peer::EcsFault) {
+    let ecs = s.plan.ecs.clone().unwrap_or_default().with_fault(fault);
+    s.plan.ecs = Some(ecs);
+}
+
+fn imds(s: &mut Setup, set: fn(&mut peer::Imds, String), v: &[u8]) {
+    let mut imds = peer::Imds::default();
+    set(&mut imds, lossy(v));
+    s.plan.imds = Some(imds);
+    s.plan.ecs = None;
+    s.peer_env
+        .retain(|(k, _)| k != "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    s.env("AWS_EC2_METADATA_DISABLED", "false");
+    s.peer_env
+        .push(("AWS_EC2_METADATA_SERVICE_ENDPOINT".into(), "{peer}".into()));
+}
+
+fn sts(s: &mut Setup, set: impl Fn(&mut peer::Sts, String), v: &[u8]) {
+    let mut sts = s.plan.sts.clone().unwrap_or_default();
+    set(&mut sts, lossy(v));
+    s.plan.sts = Some(sts);
+}
+
+/// The base: a container endpoint on the fake peer, STS and task metadata on it too.
+fn base(format: &str, level: &str, health: bool) -> Setup {
+    let mut cmd = support::cmd();
+    cmd.env("AWS_SESSION_TOKEN", CANARY)
+        .env("RUST_LOG", level)
+        .env("CREDCHECK_FORMAT", format)
+        .env("CREDCHECK_DEADLINE", DEADLINE_ARG)
+        .timeout(Duration::from_secs(30));
+    let plan = peer::Plan::new()
+        .with_ecs(peer::Ecs::task_role())
+        .with_sts(peer::Sts::default())
+        .with_task_metadata("/v4/meta", "{\"Cluster\":\"c\"}".into());
+    Setup {
+        cmd,
+        plan,
+        peer_env: vec![
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI".into(),
+                "{peer}/v2/credentials/0f4b2f53-9a1e-4c36".into(),
+            ),
+            ("AWS_ENDPOINT_URL_STS".into(), "{peer}".into()),
+            (
+                "ECS_CONTAINER_METADATA_URI_V4".into(),
+                "{peer}/v4/meta".into(),
+            ),
+        ],
+        files: Vec::new(),
+        health,
+    }
+}
+
+fn run_setup(mut s: Setup) -> Output {
+    for (rel, bytes) in &s.files {
+        let path = s.cmd.home_path(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("mkdir in HOME");
+        }
+        std::fs::write(&path, bytes).expect("write HOME file");
+    }
+    let peer = peer::Peer::start(std::mem::take(&mut s.plan));
+    for (key, value) in &s.peer_env {
+        s.cmd.env(key, value.replace("{peer}", &peer.url()));
+    }
+    if s.health {
+        s.cmd.arg("health");
+    }
+    s.cmd.allow_secrets();
+    s.cmd.run()
+}
+
+/// The output, cut short enough to read in a failure.
+fn brief(out: &Output) -> String {
+    let cut = |s: &str| s.chars().take(3000).collect::<String>();
+    format!(
+        "exit {} after {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.code,
+        out.elapsed,
+        cut(&out.stdout),
+        cut(&out.stderr)
+    )
+}
+
+/// The promise, for one run. `what` names the run in failures.
+fn assert_promise(what: &str, out: &Output, format: &str, health: bool) {
+    assert!(
+        out.code != 101 && out.code != 134,
+        "{what}: crashed\n{}",
+        brief(out)
+    );
+    let documented: &[i32] = if health { &[0, 1] } else { &[0, 1, 2, 3] };
+    assert!(
+        documented.contains(&out.code),
+        "{what}: undocumented exit\n{}",
+        brief(out)
+    );
+    assert!(
+        out.elapsed <= DEADLINE + OVER_DEADLINE,
+        "{what}: ran {:?}, past the deadline {DEADLINE:?} + {OVER_DEADLINE:?}",
+        out.elapsed
+    );
+    for window in CANARY.as_bytes().windows(8) {
+        let window = std::str::from_utf8(window).unwrap();
+        for (name, stream) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !stream.contains(window),
+                "{what}: canary fragment {window:?} in {name}\n{}",
+                brief(out)
+            );
+        }
+    }
+    support::assert_no_secrets(out);
+    for (name, stream) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let bad = stream.chars().find(|c| {
+            *c != '\n'
+                && (c.is_control()
+                    || ('\u{202a}'..='\u{202e}').contains(c)
+                    || ('\u{2066}'..='\u{2069}').contains(c))
+        });
+        assert!(
+            bad.is_none(),
+            "{what}: raw control character {bad:?} in {name}\n{}",
+            brief(out)
+        );
+    }
+    if format == "json" && !(health && out.stdout.is_empty()) && !out.stdout.is_empty() {
+        assert_eq!(
+            out.stdout.matches('\n').count(),
+            1,
+            "{what}: not one JSON line\n{}",
+            brief(out)
+        );
+        serde_json::from_str::<serde_json::Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("{what}: stdout is not JSON ({e})\n{}", brief(out)));
+    }
+}
+
+/// Runs `jobs` on a few threads (most runs wait on a peer or a deadline, not on a core).
+fn parallel<T: Send>(jobs: Vec<T>, work: impl Fn(T) + Sync) {
+    let queue = Mutex::new(jobs);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| loop {
+                let Some(job) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                work(job);
+            });
+        }
+    });
+}
+
+struct Worst(Mutex<(Duration, String)>);
+
+impl Worst {
+    fn note(&self, what: &str, out: &Output) {
+        let mut worst = self.0.lock().unwrap();
+        if out.elapsed > worst.0 {
+            *worst = (out.elapsed, what.to_string());
+        }
+    }
+}
+
+#[test]
+fn hostile_sweep_channels_by_injections() {
+    let channels = channels();
+    let mut jobs = Vec::new();
+    for (ci, (name, _)) in channels.iter().enumerate() {
+        for injection in INJECTIONS {
+            for format in FORMATS {
+                for level in LOG_LEVELS {
+                    jobs.push((ci, *name, injection, format, level));
+                }
+            }
+        }
+    }
+    let total = jobs.len();
+    let runs = AtomicUsize::new(0);
+    let worst = Worst(Mutex::new((Duration::ZERO, String::new())));
+    parallel(jobs, |(ci, name, injection, format, level)| {
+        let health = ci % 5 == 0 && level == "off";
+        let mut setup = base(format, level, health);
+        let is_env = name.starts_with("env ") || name.starts_with("path ");
+        (channels[ci].1)(&mut setup, &injection.bytes(is_env));
+        let what = format!("[{name} × {injection:?} × {format} × RUST_LOG={level}]");
+        let out = run_setup(setup);
+        assert_promise(&what, &out, format, health);
+        worst.note(&what, &out);
+        runs.fetch_add(1, Ordering::Relaxed);
+    });
+    let (slowest, which) = worst.0.into_inner().unwrap();
+    say!(
+        "hostile sweep: {} channels × {} injections × {} formats × {} log levels = {total} runs, {} passed; slowest {slowest:?} {which} (deadline {DEADLINE:?})",
+        channels.len(),
+        INJECTIONS.len(),
+        FORMATS.len(),
+        LOG_LEVELS.len(),
+        runs.load(Ordering::Relaxed)
+    );
+}
+
+/// Every variable that names a file credcheck (or the SDK, through credcheck) reads.
+const FILE_VARS: [&str; 6] = [
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_CA_BUNDLE",
+    "web_identity_token_file (profile)",
+];
+
+#[derive(Clone, Copy, Debug)]
+enum Special {
+    Fifo,
+    Socket,
+    Directory,
+    DevZero,
+    Sparse1GiB,
+    Unreadable,
+    SymlinkLoop,
+}
+
+const SPECIALS: [Special; 7] = [
+    Special::Fifo,
+    Special::Socket,
+    Special::Directory,
+    Special::DevZero,
+    Special::Sparse1GiB,
+    Special::Unreadable,
+    Special::SymlinkLoop,
+];
+
+/// Makes the special file under `dir`; returns its path and what the error must name.
+fn make_special(dir: &Path, kind: Special) -> (PathBuf, &'static str) {
+    let path = dir.join("special");
+    match kind {
+        Special::Fifo => {
+            let ok = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "mkfifo");
+            (path, "FIFO")
+        }
+        Special::Socket => {
+            let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+            std::mem::forget(listener);
+            (path, "socket")
+        }
+        Special::Directory => {
+            std::fs::create_dir(&path).unwrap();
+            (path, "directory")
+        }
+        Special::DevZero => (PathBuf::from("/dev/zero"), "character device"),
+        Special::Sparse1GiB => {
+            let f = std::fs::File::create(&path).unwrap();
+            f.set_len(1 << 30).unwrap();
+            (path, "bytes")
+        }
+        Special::Unreadable => {
+            std::fs::write(&path, "[default]\n").unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+            (path, "permission denied")
+        }
+        Special::SymlinkLoop => {
+            std::os::unix::fs::symlink(&path, &path).unwrap();
+            (path, "symbolic link loop")
+        }
+    }
+}
+
+#[test]
+fn file_sweep_every_file_variable_by_special_file() {
+    let mut runs = 0;
+    let mut worst = Duration::ZERO;
+    for var in FILE_VARS {
+        for kind in SPECIALS {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, names) = make_special(dir.path(), kind);
+            let mut cmd = support::cmd();
+            cmd.env("CREDCHECK_DEADLINE", DEADLINE_ARG);
+            if var != "AWS_CA_BUNDLE" {
+                cmd.arg("--no-sts");
+            }
+            let shown_var = match var {
+                "web_identity_token_file (profile)" => {
+                    let config = format!("[default]\nrole_arn = arn:aws:iam::123456789012:role/w\nweb_identity_token_file = {}\n", path.display());
+                    cmd.home_file(".aws/config", config);
+                    "web_identity_token_file"
+                }
+                "AWS_WEB_IDENTITY_TOKEN_FILE" => {
+                    cmd.env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/irsa")
+                        .env(var, &path);
+                    var
+                }
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE" => {
+                    cmd.env(
+                        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                        "http://127.0.0.1:9/v1/credentials",
+                    )
+                    .env(var, &path);
+                    var
+                }
+                "AWS_CA_BUNDLE" => {
+                    cmd.env("AWS_ACCESS_KEY_ID", support::CANARY_AKID_ENV)
+                        .env("AWS_SECRET_ACCESS_KEY", support::CANARY_SECRET)
+                        .env("AWS_ENDPOINT_URL_STS", "https://127.0.0.1:9/")
+                        .env(var, &path);
+                    var
+                }
+                _ => {
+                    cmd.env(var, &path);
+                    var
+                }
+            };
+            if matches!(kind, Special::Unreadable) {
+                cmd.as_user(65534);
+                make_public(dir.path());
+            }
+            let out = cmd.run();
+            let what = format!("[{var} = {kind:?}]");
+            assert_promise(&what, &out, "text", false);
+            assert_ne!(
+                out.code,
+                0,
+                "{what}: a special file must be an error\n{}",
+                brief(&out)
+            );
+            let text = out.stdout.to_lowercase();
+            assert!(
+                text.contains(&shown_var.to_lowercase())
+                    || text.contains(&path.display().to_string().to_lowercase()),
+                "{what}: the error must name the variable or the file\n{}",
+                brief(&out)
+            );
+            assert!(
+                text.contains(&names.to_lowercase()),
+                "{what}: the error must say {names:?}\n{}",
+                brief(&out)
+            );
+            worst = worst.max(out.elapsed);
+            runs += 1;
+        }
+    }
+    say!("file sweep: {} variables × {} special files = {runs} runs; slowest {worst:?} (deadline {DEADLINE:?})", FILE_VARS.len(), SPECIALS.len());
+}
+
+fn make_public(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+}
+
+/// A resolver that never answers: inside a namespace of this test, `/etc/resolv.conf` names an
+/// address behind a veth pair with no one at its end, where every query vanishes. getaddrinfo blocks for
+/// seconds; credcheck must still end by the deadline + 250 ms.
+#[test]
+fn silent_resolver_cannot_outlive_the_deadline() {
+    let Some(ns) = Netns::create("ccdns") else {
+        return support::skip(
+            "silent_resolver_cannot_outlive_the_deadline",
+            "needs root and ip",
+        );
+    };
+    ns.add_black_hole("10.253.0.1/24");
+    let resolv = ns.resolv_conf("nameserver 10.253.0.2\noptions timeout:5 attempts:2\n");
+    for (what, env) in [
+        (
+            "FULL_URI host name",
+            (
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "http://creds.example.invalid/v1/credentials",
+            ),
+        ),
+        (
+            "STS host name",
+            ("AWS_ENDPOINT_URL_STS", "http://sts.example.invalid/"),
+        ),
+    ] {
+        for health in [false, true] {
+            let mut cmd = support::cmd();
+            cmd.env("CREDCHECK_DEADLINE", "1s")
+                .env(env.0, env.1)
+                .env("AWS_ACCESS_KEY_ID", support::CANARY_AKID_ENV)
+                .env("AWS_SECRET_ACCESS_KEY", support::CANARY_SECRET)
+                .in_netns(&ns);
+            if env.0 == "AWS_CONTAINER_CREDENTIALS_FULL_URI" {
+                cmd.env_remove("AWS_ACCESS_KEY_ID");
+            }
+            if health {
+                cmd.args(["health", "--sts"]);
+            }
+            let out = cmd.run();
+            let label = format!("[{what}, health={health}]");
+            assert!(
+                out.elapsed <= Duration::from_millis(1250),
+                "{label}: ran {:?}\n{}",
+                out.elapsed,
+                brief(&out)
+            );
+            assert!(
+                out.code != 0,
+                "{label}: a silent resolver cannot be healthy\n{}",
+                brief(&out)
+            );
+            say!(
+                "silent resolver {label}: exit {} after {:?}",
+                out.code,
+                out.elapsed
+            );
+        }
+    }
+    drop(resolv);
+}
