@@ -132,24 +132,35 @@ pub fn needs_dns(full_uri: &str) -> bool {
     url.scheme() == "http" && host.parse::<IpAddr>().is_err()
 }
 
-/// The last non-empty path segment and each query value: what `mask_uri` promises to mask.
+/// Every part `mask_uri` promises to mask (as tests/props/mod.rs): each path segment (with its
+/// `;` parameters), each query key and value, and the fragment. The authority is skipped; a
+/// `://` that does not follow a scheme is part of the path.
 pub fn masked_parts(shown: &str) -> Vec<String> {
-    let (path, query) = shown.split_once('?').unwrap_or((shown, ""));
-    let path = match path.find("://") {
-        Some(i) => path[i + 3..].find('/').map_or("", |j| &path[i + 3 + j..]),
-        None => path,
+    let scheme_end = shown.find("://").filter(|i| {
+        let scheme = shown[..*i].trim_start();
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    let rest = match scheme_end {
+        Some(i) => shown[i + 3..]
+            .find(['/', '?', '#'])
+            .map_or("", |j| &shown[i + 3 + j..]),
+        None => shown,
     };
-    let trimmed = path.trim_end_matches('/');
-    let last = trimmed.rsplit_once('/').map_or(trimmed, |(_, last)| last);
-    let mut parts = vec![last.to_string()];
-    if !query.is_empty() {
-        parts.extend(
-            query
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(_, v)| v.to_string()),
-        );
+    let (rest, fragment) = rest
+        .split_once('#')
+        .map_or((rest, None), |(r, f)| (r, Some(f)));
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut parts: Vec<String> = path.split('/').map(str::to_string).collect();
+    for kv in query.split('&') {
+        match kv.split_once('=') {
+            Some((k, v)) => parts.extend([k.to_string(), v.to_string()]),
+            None => parts.push(kv.to_string()),
+        }
     }
+    parts.extend(fragment.map(str::to_string));
     parts
 }
 

@@ -325,15 +325,29 @@ fn mask_query_part(part: &str) -> String {
     }
 }
 
-/// `scheme://authority` and the rest; a relative URI has no authority.
+/// `scheme://authority` and the rest; a relative URI has no authority, and a `://` that does
+/// not follow a scheme (`/v2/credentials/<id>://x`) does not start one.
 fn split_authority(raw: &str) -> (&str, &str) {
-    let Some(start) = raw.find("://").map(|i| i + 3) else {
+    let Some(start) = raw
+        .find("://")
+        .filter(|i| is_scheme(&raw[..*i]))
+        .map(|i| i + 3)
+    else {
         return ("", raw);
     };
     let end = raw[start..]
         .find(['/', '?', '#'])
         .map_or(raw.len(), |i| start + i);
     raw.split_at(end)
+}
+
+/// RFC 3986 `scheme`, after any leading blanks (an untrimmed variable).
+fn is_scheme(text: &str) -> bool {
+    let text = text.trim_start();
+    text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 /// `http://user:pass@host` → `http://****@host`: userinfo is a credential too.
@@ -705,6 +719,10 @@ mod tests {
                 "http://h/v1/credentials#52b1…",
             ),
             (format!("http://h#{id}"), "http://h#52b1…"),
+            (
+                format!("/v2/credentials/{id}://x"),
+                "/v2/credentials/52b1…/x",
+            ),
             (
                 format!("/v1/credentials?{id}=1&x=y"),
                 "/v1/credentials?52b1…&x=y",

@@ -591,26 +591,61 @@ fn run_plan(env: &Env) -> Result<Plan, TestCaseError> {
     plan.map_err(|_| TestCaseError::fail("plan() did not finish"))
 }
 
-/// The last non-empty path segment and each query value: the parts `mask_uri` promises to
-/// mask. The authority (`scheme://host:port`) is not an id and is skipped.
+/// Every part `mask_uri` promises to mask: each path segment (with its `;` parameters), each
+/// query key and value, and the fragment. The authority (`scheme://host:port`) is skipped; a
+/// `://` that does not follow a scheme is part of the path.
 fn masked_parts(shown: &str) -> Vec<String> {
-    let (path, query) = shown.split_once('?').unwrap_or((shown, ""));
-    let path = match path.find("://") {
-        Some(i) => path[i + 3..].find('/').map_or("", |j| &path[i + 3 + j..]),
-        None => path,
+    let scheme_end = shown.find("://").filter(|i| {
+        let scheme = shown[..*i].trim_start();
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    let rest = match scheme_end {
+        Some(i) => shown[i + 3..]
+            .find(['/', '?', '#'])
+            .map_or("", |j| &shown[i + 3 + j..]),
+        None => shown,
     };
-    let trimmed = path.trim_end_matches('/');
-    let last = trimmed.rsplit_once('/').map_or(trimmed, |(_, last)| last);
-    let mut parts = vec![last.to_string()];
-    if !query.is_empty() {
-        parts.extend(
-            query
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(_, v)| v.to_string()),
-        );
+    let (rest, fragment) = rest
+        .split_once('#')
+        .map_or((rest, None), |(r, f)| (r, Some(f)));
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut parts: Vec<String> = path.split('/').map(str::to_string).collect();
+    for kv in query.split('&') {
+        match kv.split_once('=') {
+            Some((k, v)) => parts.extend([k.to_string(), v.to_string()]),
+            None => parts.push(kv.to_string()),
+        }
     }
+    parts.extend(fragment.map(str::to_string));
     parts
+}
+
+/// A URI with an id (JWT and UUID characters) in one place the token or id can sit.
+fn uri_with_id() -> impl Strategy<Value = (String, String)> {
+    let id = "[A-Za-z0-9_-]{13,60}";
+    let place = prop_oneof![
+        Just("http://127.0.0.1/{id}/v2/credentials"),
+        Just("http://127.0.0.1/v2/{id}/credentials"),
+        Just("http://169.254.170.2/v2/credentials/{id}"),
+        Just("http://169.254.170.2/v2/credentials/{id}/"),
+        Just("http://169.254.170.23/v1/credentials;id={id}"),
+        Just("http://169.254.170.23/v1/credentials;{id}"),
+        Just("http://169.254.170.23/v1/{id};x=1/credentials"),
+        Just("http://169.254.170.23/v1/credentials#{id}"),
+        Just("http://169.254.170.23#{id}"),
+        Just("http://169.254.170.2/v1/credentials?id={id}"),
+        Just("http://169.254.170.2/v1/credentials?{id}"),
+        Just("http://169.254.170.2/v1/credentials?{id}=1"),
+        Just("http://169.254.170.2/v1/credentials?a=1&b={id}#f"),
+        Just("/v2/credentials/{id}"),
+        Just("//v2//credentials/{id}"),
+        Just("/v2/credentials/{id}://x"),
+        Just(" http://u:p@127.0.0.1:80/x/{id};y#z"),
+    ];
+    (place, id).prop_map(|(place, id)| (place.replace("{id}", &id), id))
 }
 
 fn is_masked(part: &str) -> bool {
@@ -626,10 +661,20 @@ proptest! {
     }
 
     #[test]
-    fn mask_uri_hides_every_long_id(raw in prop_oneof![structured_full_uri(), ".{0,80}", "/v2/credentials/[0-9a-f-]{0,40}(\\?[a-z]{1,4}=.{0,30})?"]) {
+    fn mask_uri_hides_every_long_id(raw in prop_oneof![structured_full_uri(), ".{0,80}", "/v2/credentials/[0-9a-f-]{0,40}(\\?[a-z]{1,4}=.{0,30})?", "(/[A-Za-z0-9;=._-]{0,30}){0,4}(#.{0,30})?"]) {
         let shown = container::mask_uri(&raw);
         for part in masked_parts(&shown) {
             prop_assert!(is_masked(&part), "{raw:?} → {shown:?} shows {part:?}");
+        }
+    }
+
+    #[test]
+    fn mask_uri_hides_an_id_wherever_it_sits((raw, id) in uri_with_id()) {
+        let shown = container::mask_uri(&raw);
+        let chars: Vec<char> = id.chars().collect();
+        for window in chars.windows(8) {
+            let fragment: String = window.iter().collect();
+            prop_assert!(!shown.contains(&fragment), "{raw:?} → {shown:?} shows {fragment:?}");
         }
     }
 
