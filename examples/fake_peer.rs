@@ -26,13 +26,14 @@ Serve (default --bind 127.0.0.1:0; repeat --bind to listen on several addresses)
     --ecs-path PATH        credentials path [/v2/credentials/<id>; /v1/credentials with --pod-identity]
     --role-arn ARN         RoleArn of the ECS-shaped response
     --pod-identity         EKS Pod Identity shape (AccountId, no RoleArn; requires the canary token)
+    --pod-identity-host-check  the Pod Identity agent's Host check (169.254.170.23, fd00:ec2::23)
     --account-id ID        AccountId of the Pod Identity shape
-    --token-file PATH      require Authorization == the file's contents, trimmed
-    --token VALUE          require Authorization == VALUE
+    --token-file PATH      Pod Identity: require Authorization == the file's contents, trimmed
+    --token VALUE          Pod Identity: require Authorization == VALUE (the ECS agent ignores it)
     --akid ID  --secret S  --session-token T  --expiration RFC3339
     --fault SPEC           hang | close | reset | slow:MS | huge:BYTES | redirect:URL | invalid-id |
                            uninitialized | no-credentials | agent-error:STATUS:CODE:MESSAGE |
-                           raw:STATUS:CONTENT_TYPE:BODY
+                           raw:STATUS:CONTENT_TYPE:BODY | throttled | eks-auth:STATUS:CODE:MESSAGE
     --fault-times N        the fault hits only the first N requests
   STS (enabled by any of these options):
     --sts  --sts-arn ARN  --sts-account ID  --sts-user-id ID  --sts-date-offset SECS
@@ -40,7 +41,7 @@ Serve (default --bind 127.0.0.1:0; repeat --bind to listen on several addresses)
                            signature-expired | access-denied | throttling | internal-failure |
                            invalid-identity-token | hang | not-xml
   IMDSv2 (enabled by any of these options):
-    --imds-role NAME  --imds-no-role  --imds-region REGION  --imds-fault hop-limit|token-forbidden
+    --imds-role NAME  --imds-no-role  --imds-region REGION  --imds-fault hop-limit|token-forbidden|throttled
   ECS task metadata v4:
     --task-metadata-prefix PREFIX   serve PREFIX/task (a Fargate task unless --task-metadata-file)
     --task-metadata-file PATH
@@ -184,6 +185,9 @@ fn parse_switch(opts: &mut Opts, flag: &str) -> bool {
                 ecs.path = pod.path;
             }
         }
+        "--pod-identity-host-check" => {
+            opts.ecs().target_hosts = Some(peer::POD_IDENTITY_HOSTS.map(str::to_string).to_vec());
+        }
         "--sts" => {
             opts.sts();
         }
@@ -270,6 +274,8 @@ fn parse_ecs_fault(spec: &str) -> Result<EcsFault, String> {
         "no-credentials" => EcsFault::no_credentials_associated(),
         "agent-error" => parse_agent_error(rest)?,
         "raw" => parse_raw(rest)?,
+        "throttled" => EcsFault::Throttled,
+        "eks-auth" => parse_eks_auth(rest)?,
         _ => return Err(format!("unknown --fault {spec}\n{USAGE}")),
     };
     Ok(fault)
@@ -286,6 +292,19 @@ fn parse_agent_error(rest: &str) -> Result<EcsFault, String> {
         code,
         message,
     ))
+}
+
+fn parse_eks_auth(rest: &str) -> Result<EcsFault, String> {
+    let mut parts = rest.splitn(3, ':');
+    let (Some(status), Some(code), Some(message)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err("eks-auth:STATUS:CODE:MESSAGE".into());
+    };
+    Ok(EcsFault::EksAuth {
+        status: parse_num("eks-auth", status)?,
+        code: code.to_string(),
+        message: message.to_string(),
+    })
 }
 
 fn parse_raw(rest: &str) -> Result<EcsFault, String> {
@@ -319,6 +338,7 @@ fn parse_imds_fault(name: &str) -> Result<ImdsFault, String> {
         "none" => Ok(ImdsFault::None),
         "hop-limit" => Ok(ImdsFault::HopLimit),
         "token-forbidden" => Ok(ImdsFault::TokenForbidden),
+        "throttled" => Ok(ImdsFault::Throttled),
         _ => Err(format!("unknown --imds-fault {name}\n{USAGE}")),
     }
 }

@@ -43,6 +43,9 @@ struct EcsSpec {
     path: Option<String>,
     #[serde(default)]
     require_auth_token: bool,
+    /// Pod Identity shape: check the Host header against the agent's own addresses.
+    #[serde(default)]
+    check_host: bool,
     expires_in_secs: Option<i64>,
     expiration: Option<String>,
     fault: Option<EcsFaultSpec>,
@@ -73,6 +76,12 @@ enum EcsFaultSpec {
         location: String,
     },
     ResetMidBody,
+    Throttled,
+    EksAuth {
+        status: u16,
+        code: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,6 +192,9 @@ fn ecs(spec: &EcsSpec) -> peer::Ecs {
     if spec.require_auth_token {
         ecs = ecs.with_required_token(support::CANARY_AUTH_TOKEN);
     }
+    if spec.check_host {
+        ecs = ecs.with_target_hosts(&peer::POD_IDENTITY_HOSTS);
+    }
     if let Some(path) = &spec.path {
         ecs = ecs.with_path(path);
     }
@@ -223,6 +235,16 @@ fn ecs_fault(spec: &EcsFaultSpec) -> peer::EcsFault {
         EcsFaultSpec::Huge { bytes } => peer::EcsFault::Huge(*bytes),
         EcsFaultSpec::Redirect { location } => peer::EcsFault::Redirect(location.clone()),
         EcsFaultSpec::ResetMidBody => peer::EcsFault::ResetMidBody,
+        EcsFaultSpec::Throttled => peer::EcsFault::Throttled,
+        EcsFaultSpec::EksAuth {
+            status,
+            code,
+            message,
+        } => peer::EcsFault::EksAuth {
+            status: *status,
+            code: code.clone(),
+            message: message.clone(),
+        },
     }
 }
 
@@ -254,6 +276,7 @@ fn imds(spec: &ImdsSpec) -> peer::Imds {
     match spec.fault.as_deref() {
         Some("hop-limit") => imds.with_fault(peer::ImdsFault::HopLimit),
         Some("token-forbidden") => imds.with_fault(peer::ImdsFault::TokenForbidden),
+        Some("throttled") => imds.with_fault(peer::ImdsFault::Throttled),
         Some(other) => panic!("unknown imds fault {other}"),
         None => imds,
     }

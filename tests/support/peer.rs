@@ -11,11 +11,17 @@
 //! stops the accept loop (flag + self-connect) and shuts down hung connections; it
 //! never panics and never blocks for long.
 //!
-//! Response shapes follow the real services (see shared/reference.md):
-//! ECS agent (`{"code":…,"message":…}` errors), EKS Pod Identity agent (no RoleArn,
-//! AccountId instead, plain-text errors), IMDSv2 (token PUT, text/plain, 401 without
-//! token) and STS (`text/xml`, `ErrorResponse` documents, a `Date` header that can be
-//! skewed on purpose).
+//! Response shapes follow the real services, read from their sources:
+//! - ECS agent v1.105 (aws/amazon-ecs-agent ecs-agent/tmds/): `{"code","message",
+//!   "HTTPErrorCode"}` errors with its message texts, Go's text/plain 404 off its routes, a
+//!   301 with a relative Location for a path that is not clean (gorilla/mux), tollbooth's
+//!   `X-Rate-Limit-*` headers and its text/plain 429, and never a 401 (it ignores
+//!   `Authorization`);
+//! - EKS Pod Identity agent (aws/eks-pod-identity-agent): no RoleArn, AccountId, `Expiration`
+//!   with nanoseconds, and plain-text `http.Error` lines: the Host check (403), the token
+//!   checks (400), and EKS Auth's errors relayed with EKS Auth's status;
+//! - IMDSv2 (token PUT, text/plain, 401 without token) and STS (`text/xml`, `ErrorResponse`
+//!   documents, a `Date` header that can be skewed on purpose).
 //!
 //! No inner `#![allow(dead_code)]` here (clippy flags it as a duplicate of the includer's):
 //! include it as `#[allow(dead_code)] #[path = "../tests/support/peer.rs"] mod peer;`;
@@ -72,12 +78,17 @@ pub const CALLER_ARN: &str =
 pub const ECS_PATH: &str = "/v2/credentials/0f4b2f53-9a1e-4c36-8d7b-2f6c1e0b7a55";
 /// Path of the EKS Pod Identity agent.
 pub const POD_IDENTITY_PATH: &str = "/v1/credentials";
+/// The Pod Identity agent's addresses (configuration/config.go `DefaultIpv4TargetHost`, `…Ipv6…`).
+pub const POD_IDENTITY_HOSTS: [&str; 2] = ["169.254.170.23", "fd00:ec2::23"];
+/// The ECS agent's default steady rate (`ECS_TASK_METADATA_RPS_LIMIT`, 40 per second).
+pub const ECS_RPS_LIMIT: f64 = 40.0;
 /// Default ECS task metadata v4 prefix (`ECS_CONTAINER_METADATA_URI_V4` = url + this).
 pub const TASK_METADATA_PREFIX: &str = "/v4/0f4b2f539a1e4c368d7b2f6c1e0b7a55-1234567890";
 /// Default IMDS instance-profile role name.
 pub const IMDS_ROLE: &str = "credcheck-instance-role";
-/// The one IMDSv2 session token the fake hands out.
-pub const IMDS_TOKEN: &str = "AQAEAFakeImdsV2SessionToken0credcheck0==";
+/// The one IMDSv2 session token the fake hands out. A registered secret: it shares no
+/// 8-character run with a name the report prints (the role names, "credcheck").
+pub const IMDS_TOKEN: &str = "AQAEAFakeImdsV2SessionToken0canary0imds0==";
 
 const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
@@ -129,8 +140,13 @@ impl Plan {
 pub struct Ecs {
     /// Exact request path (incl. query) that gets credentials.
     pub path: String,
-    /// Raw `Authorization` value that must be sent (no "Bearer "); None = not checked.
+    /// Pod Identity shape only: the raw `Authorization` value that must be sent (no
+    /// "Bearer "); None = not checked. The ECS agent never reads the header.
     pub required_token: Option<String>,
+    /// Pod Identity shape only: the addresses the `Host` header must name (the agent's
+    /// `TargetHosts`, [`POD_IDENTITY_HOSTS`] by default); None = not checked, as the agent's
+    /// own tests run it on loopback.
+    pub target_hosts: Option<Vec<String>>,
     /// Some = ECS shape (`RoleArn` first); None = EKS Pod Identity shape (`AccountId`).
     pub role_arn: Option<String>,
     /// `AccountId` of the Pod Identity shape.
@@ -151,6 +167,7 @@ impl Default for Ecs {
         Ecs {
             path: ECS_PATH.to_string(),
             required_token: None,
+            target_hosts: None,
             role_arn: Some(ROLE_ARN.to_string()),
             account_id: ACCOUNT_ID.to_string(),
             access_key_id: CANARY_AKID.to_string(),
@@ -168,14 +185,21 @@ impl Ecs {
     pub fn task_role() -> Self {
         Self::default()
     }
-    /// EKS Pod Identity: [`POD_IDENTITY_PATH`], no RoleArn, requires [`CANARY_AUTH_TOKEN`].
+    /// EKS Pod Identity: [`POD_IDENTITY_PATH`], no RoleArn, requires [`CANARY_AUTH_TOKEN`],
+    /// `Expiration` as Go's `time.RFC3339Nano` (pkg/credentials/model.go).
     pub fn pod_identity() -> Self {
         Ecs {
             path: POD_IDENTITY_PATH.to_string(),
             required_token: Some(CANARY_AUTH_TOKEN.to_string()),
             role_arn: None,
+            expiration: rfc3339_nano_in(3 * 3600),
             ..Self::default()
         }
+    }
+    /// Pod Identity shape: check the `Host` header as the agent does, against `hosts`.
+    pub fn with_target_hosts(mut self, hosts: &[&str]) -> Self {
+        self.target_hosts = Some(hosts.iter().map(|h| h.to_string()).collect());
+        self
     }
     pub fn with_fault(mut self, fault: EcsFault) -> Self {
         self.fault = fault;
@@ -228,15 +252,25 @@ pub enum EcsFault {
     ResetMidBody,
     /// Read the request, close the connection without a byte of response.
     Close,
+    /// ECS agent over its rate limit: tollbooth's 429 (any path; the limiter is first).
+    Throttled,
+    /// Pod Identity agent relaying an EKS Auth error: `[request-id]: (code): message, fault:
+    /// client` as text/plain with EKS Auth's status (pkg/errors/errors.go).
+    EksAuth {
+        status: u16,
+        code: String,
+        message: String,
+    },
 }
 
 impl EcsFault {
-    /// 400 `InvalidIdInRequest` (what a stale/wrong RELATIVE_URI gets).
+    /// 400 `InvalidIdInRequest` (what a stale/wrong RELATIVE_URI gets; older agents also
+    /// while the task's credentials are not delivered yet).
     pub fn invalid_id() -> Self {
         Self::agent_error(
             400,
             "InvalidIdInRequest",
-            "CredentialsV2Request: ID not found",
+            "CredentialsV2Request: Credentials not found",
         )
     }
     /// 503 `CredentialsUninitialized` (agent has not received the task role yet).
@@ -247,7 +281,7 @@ impl EcsFault {
             "CredentialsV2Request: Credentials uninitialized for ID",
         )
     }
-    /// 400 `NoCredentialsAssociated` (task has no task role).
+    /// 400 `NoCredentialsAssociated`: declared in the agent's code but never sent by it.
     pub fn no_credentials_associated() -> Self {
         Self::agent_error(
             400,
@@ -324,6 +358,9 @@ pub enum ImdsFault {
     HopLimit,
     /// IMDSv2 token PUT → 403 (IMDS disabled for the instance / forbidden).
     TokenForbidden,
+    /// The credentials GET → 429 (IMDS throttles per instance; EC2 user guide, "Query
+    /// throttling"), in IMDS's usual XHTML error page.
+    Throttled,
 }
 
 /// Who `GetCallerIdentity` says the caller is.
@@ -506,6 +543,8 @@ pub struct Recorded {
     /// Lower-cased names; repeated headers joined with ", ".
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
+    /// The client's address (`ip:port`), as Go's `r.RemoteAddr`.
+    pub remote: String,
 }
 
 impl Recorded {
@@ -730,7 +769,11 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 fn serve_connection(shared: &Shared, id: u64, stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
-    if let Ok(req) = read_request(&mut BufReader::new(&stream)) {
+    if let Ok(mut req) = read_request(&mut BufReader::new(&stream)) {
+        req.remote = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         lock(&shared.requests).push(req.clone());
         let action = route(shared, &req);
         perform(shared, &stream, action);
@@ -798,6 +841,7 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Recorded> {
         path,
         headers,
         body,
+        remote: String::new(),
     })
 }
 
@@ -1012,7 +1056,7 @@ fn route(shared: &Shared, req: &Recorded) -> Action {
 
 /// Go's `http.NotFound` (what both agents answer off their routes).
 fn not_found() -> Reply {
-    Reply::text(404, "404 page not found\n")
+    go_http_error(404, "404 page not found")
 }
 
 // ---- ECS / EKS Pod Identity ------------------------------------------------
@@ -1030,13 +1074,193 @@ fn ecs_route(shared: &Shared, ecs: &Ecs, req: &Recorded) -> Action {
         EcsFault::Slow(d) => thread::sleep(*d),
         _ => {}
     }
-    if req.path != ecs.path {
-        return Action::Reply(ecs_wrong_path(ecs, req));
+    // Both routers clean the path first and answer 301 with a relative Location: gorilla/mux
+    // (`SkipClean(false)`, ECS tmds/server.go) before the rate limiter, Go's ServeMux (Pod
+    // Identity pkg/server/server.go) before the handler.
+    if let Some(clean) = uncleaned(req) {
+        return Action::Reply(moved_permanently(ecs, &clean));
+    }
+    match ecs.role_arn {
+        Some(_) => ecs_agent_route(ecs, req, fault),
+        None => pod_identity_route(ecs, req, fault),
+    }
+}
+
+/// The ECS agent (aws/amazon-ecs-agent v1.105, ecs-agent/tmds/): every answer past the
+/// router carries tollbooth's `X-Rate-Limit-*` headers; it never reads `Authorization`.
+fn ecs_agent_route(ecs: &Ecs, req: &Recorded, fault: EcsFault) -> Action {
+    let action = match ecs_credentials_id(req) {
+        // The limiter sits before the routes: a throttled request never reaches them.
+        _ if fault == EcsFault::Throttled => ecs_fault_action(ecs, fault),
+        None => Action::Reply(not_found()),
+        Some((_, id)) if id == ecs_credentials_id_of(&ecs.path) => ecs_fault_action(ecs, fault),
+        Some((version, id)) if id.is_empty() => Action::Reply(ecs_agent_error(
+            400,
+            "NoIdInRequest",
+            &format!("Credentials{version}Request: No Credential ID in the request"),
+        )),
+        Some((version, _)) => Action::Reply(ecs_agent_error(
+            400,
+            "InvalidIdInRequest",
+            &format!("Credentials{version}Request: Credentials not found"),
+        )),
+    };
+    with_rate_limit_headers(action, req)
+}
+
+/// The ECS agent's two credentials routes: `/v1/credentials?id=<id>` and
+/// `/v2/credentials/{id:.*}` (tmds/handlers/v1|v2/credentials_handler.go); `None` is a 404.
+fn ecs_credentials_id(req: &Recorded) -> Option<(&'static str, String)> {
+    let path = req.path_only();
+    if let Some(id) = path.strip_prefix("/v2/credentials/") {
+        return Some(("V2", url_decode(id)));
+    }
+    if path != "/v1/credentials" {
+        return None;
+    }
+    let query = req.path.split_once('?').map_or("", |(_, q)| q);
+    let id = parse_form(query).remove("id").unwrap_or_default();
+    Some(("V1", id))
+}
+
+/// The id that `Ecs::path` serves (either route), or the path itself for a custom one.
+fn ecs_credentials_id_of(path: &str) -> String {
+    let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
+    match path_only.strip_prefix("/v2/credentials/") {
+        Some(id) => url_decode(id),
+        None => parse_form(query)
+            .remove("id")
+            .unwrap_or_else(|| path.to_string()),
+    }
+}
+
+/// tollbooth (`setResponseHeaders`): limit `%.2f` of the steady rate, duration 1 s, and the
+/// caller's address.
+fn with_rate_limit_headers(action: Action, req: &Recorded) -> Action {
+    match action {
+        Action::Reply(reply) => Action::Reply(
+            reply
+                .header("X-Rate-Limit-Duration", "1")
+                .header("X-Rate-Limit-Limit", &format!("{ECS_RPS_LIMIT:.2}"))
+                .header("X-Rate-Limit-Request-Remote-Addr", &req.remote),
+        ),
+        other => other,
+    }
+}
+
+/// The EKS Pod Identity agent (aws/eks-pod-identity-agent): one route, `/v1/credentials`;
+/// validation in internal/validation/request.go order (Host first, then the token); every
+/// error through Go's `http.Error` (text/plain, a trailing newline).
+fn pod_identity_route(ecs: &Ecs, req: &Recorded, fault: EcsFault) -> Action {
+    if req.path_only() != POD_IDENTITY_PATH {
+        return Action::Reply(not_found());
+    }
+    if let Some(reply) = check_target_host(ecs, req) {
+        return Action::Reply(reply);
     }
     if let Some(reply) = check_auth_token(ecs, req) {
         return Action::Reply(reply);
     }
     ecs_fault_action(ecs, fault)
+}
+
+/// `validateRequestTargetHost`: the Host header, port and brackets stripped, must be one of
+/// the agent's addresses (`TargetHosts`; the agent's own tests set loopback, as `None` does).
+fn check_target_host(ecs: &Ecs, req: &Recorded) -> Option<Reply> {
+    let hosts = ecs.target_hosts.as_ref()?;
+    let host = request_host(req.header("host").unwrap_or(""));
+    if hosts.contains(&host) {
+        return None;
+    }
+    Some(go_http_error(
+        403,
+        &format!(
+            "Access Denied. Called agent through invalid address, please use either [{}] address not {host}",
+            hosts.join(" ")
+        ),
+    ))
+}
+
+/// `net.SplitHostPort`, then `[…]` stripped, as the agent does.
+fn request_host(host: &str) -> String {
+    let without_port = match host.rsplit_once(':') {
+        Some((h, port))
+            if port.bytes().all(|b| b.is_ascii_digit())
+                && (h.starts_with('[') || !h.contains(':')) =>
+        {
+            h
+        }
+        _ => host,
+    };
+    without_port
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(without_port)
+        .to_string()
+}
+
+/// `validateToken`: empty, then unparseable (golang-jwt v5's message for a non-JWT).
+fn check_auth_token(ecs: &Ecs, req: &Recorded) -> Option<Reply> {
+    let want = ecs.required_token.as_ref()?;
+    match req.header("authorization") {
+        None | Some("") => Some(go_http_error(400, "Service account token cannot be empty")),
+        Some(got) if got != want => Some(go_http_error(
+            400,
+            "Service account token cannot be parsed: token is malformed: token contained an invalid number of segments",
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Go's `http.Error`: text/plain; charset=utf-8, nosniff, the message and a newline.
+fn go_http_error(status: u16, message: &str) -> Reply {
+    Reply::text(status, format!("{message}\n")).header("X-Content-Type-Options", "nosniff")
+}
+
+/// The cleaned path if the request's is not clean (`//`, `/./`, `/../`), as Go's
+/// `path.Clean` (gorilla/mux `cleanPath`, ServeMux `cleanPath`) makes it.
+fn uncleaned(req: &Recorded) -> Option<String> {
+    let path = req.path_only();
+    let clean = clean_path(path);
+    (clean != path).then(|| match req.path.split_once('?') {
+        Some((_, query)) => format!("{clean}?{query}"),
+        None => clean,
+    })
+}
+
+fn clean_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    let mut clean = format!("/{}", parts.join("/"));
+    if path.ends_with('/') && clean != "/" {
+        clean.push('/');
+    }
+    clean
+}
+
+/// gorilla/mux: 301, the relative Location, no body. ServeMux: `http.Redirect`'s HTML line.
+fn moved_permanently(ecs: &Ecs, location: &str) -> Reply {
+    let reply = match ecs.role_arn {
+        Some(_) => Reply::new(301, "", ""),
+        None => Reply::new(
+            301,
+            "text/html; charset=utf-8",
+            format!("<a href=\"{location}\">Moved Permanently</a>.\n\n"),
+        ),
+    };
+    let mut reply = reply.header("Location", location);
+    reply
+        .headers
+        .retain(|(name, value)| name != "Content-Type" || !value.is_empty());
+    reply
 }
 
 fn ecs_fault_action(ecs: &Ecs, fault: EcsFault) -> Action {
@@ -1048,7 +1272,7 @@ fn ecs_fault_action(ecs: &Ecs, fault: EcsFault) -> Action {
             status,
             code,
             message,
-        } => Action::Reply(agent_error(status, &code, &message)),
+        } => Action::Reply(ecs_agent_error(status, &code, &message)),
         EcsFault::Raw {
             status,
             content_type,
@@ -1060,54 +1284,31 @@ fn ecs_fault_action(ecs: &Ecs, fault: EcsFault) -> Action {
         }
         EcsFault::ResetMidBody => Action::ResetMidBody,
         EcsFault::Close => Action::Close,
+        // tollbooth's default answer (`limiter.New`: message, text/plain; charset=utf-8, 429).
+        EcsFault::Throttled => {
+            Action::Reply(Reply::text(429, "You have reached maximum request limit."))
+        }
+        EcsFault::EksAuth {
+            status,
+            code,
+            message,
+        } => Action::Reply(go_http_error(
+            status,
+            &format!("[{}]: ({code}): {message}, fault: client", request_id()),
+        )),
     }
 }
 
-fn agent_error(status: u16, code: &str, message: &str) -> Reply {
+/// The ECS agent's `ErrorMessage` marshalled: `HTTPErrorCode` has no JSON tag.
+fn ecs_agent_error(status: u16, code: &str, message: &str) -> Reply {
     Reply::json(
         status,
-        format!("{{\"code\":{},\"message\":{}}}", js(code), js(message)),
+        format!(
+            "{{\"code\":{},\"message\":{},\"HTTPErrorCode\":{status}}}",
+            js(code),
+            js(message)
+        ),
     )
-}
-
-/// ECS agent: 400 InvalidIdInRequest/NoIdInRequest under /v1|/v2/credentials, 404
-/// elsewhere. Pod Identity agent: only its one route exists, so 404.
-fn ecs_wrong_path(ecs: &Ecs, req: &Recorded) -> Reply {
-    let path = req.path_only();
-    let under_credentials =
-        path.starts_with("/v2/credentials") || path.starts_with("/v1/credentials");
-    if ecs.role_arn.is_none() || !under_credentials {
-        return not_found();
-    }
-    let version = if path.starts_with("/v1/") { "V1" } else { "V2" };
-    let id = path
-        .trim_start_matches("/v2/credentials")
-        .trim_start_matches("/v1/credentials");
-    if id.trim_matches('/').is_empty() && !req.path.contains("id=") {
-        return agent_error(
-            400,
-            "NoIdInRequest",
-            &format!("Credentials{version}Request: No ID in the request"),
-        );
-    }
-    agent_error(
-        400,
-        "InvalidIdInRequest",
-        &format!("Credentials{version}Request: ID not found"),
-    )
-}
-
-/// Pod Identity agent style: Go `http.Error` plain-text 400s.
-fn check_auth_token(ecs: &Ecs, req: &Recorded) -> Option<Reply> {
-    let want = ecs.required_token.as_ref()?;
-    match req.header("authorization") {
-        None | Some("") => Some(Reply::text(400, "Service account token cannot be empty\n")),
-        Some(got) if got != want => Some(Reply::text(
-            400,
-            "Service account token cannot be parsed: token is malformed: token contained an invalid number of segments\n",
-        )),
-        Some(_) => None,
-    }
 }
 
 fn ecs_success_body(ecs: &Ecs) -> String {
@@ -1251,10 +1452,16 @@ fn imds_route(imds: &Imds, req: &Recorded) -> Action {
     if req.method != "GET" {
         return Action::Reply(imds_html(405, "Method Not Allowed"));
     }
-    let token_ok =
-        imds.fault == ImdsFault::None && req.header("x-aws-ec2-metadata-token") == Some(IMDS_TOKEN);
+    let token_ok = matches!(imds.fault, ImdsFault::None | ImdsFault::Throttled)
+        && req.header("x-aws-ec2-metadata-token") == Some(IMDS_TOKEN);
     if !token_ok {
         return Action::Reply(imds_html(401, "Unauthorized"));
+    }
+    let asks_credentials = path
+        .strip_prefix(CREDS_PREFIX)
+        .is_some_and(|rest| !rest.trim_matches('/').is_empty());
+    if imds.fault == ImdsFault::Throttled && asks_credentials {
+        return Action::Reply(imds_html(429, "Too Many Requests"));
     }
     Action::Reply(imds_get(imds, path).unwrap_or_else(|| imds_html(404, "Not Found")))
 }
@@ -1263,7 +1470,7 @@ fn imds_token(imds: &Imds, req: &Recorded) -> Action {
     match imds.fault {
         ImdsFault::HopLimit => return Action::Hang,
         ImdsFault::TokenForbidden => return Action::Reply(imds_html(403, "Forbidden")),
-        ImdsFault::None => {}
+        ImdsFault::None | ImdsFault::Throttled => {}
     }
     let ttl = req
         .header("x-aws-ec2-metadata-token-ttl-seconds")
@@ -1725,4 +1932,20 @@ pub fn rfc3339(unix: i64) -> String {
 /// RFC 3339 of now + `delta_secs` (negative = in the past).
 pub fn rfc3339_in(delta_secs: i64) -> String {
     rfc3339(unix_now() + delta_secs)
+}
+
+/// The same with nanoseconds, as Go's `time.RFC3339Nano` prints them (trailing zeros cut).
+pub fn rfc3339_nano_in(delta_secs: i64) -> String {
+    let whole = rfc3339_in(delta_secs);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        .max(1);
+    let fraction = format!("{nanos:09}");
+    format!(
+        "{}.{}Z",
+        whole.trim_end_matches('Z'),
+        fraction.trim_end_matches('0')
+    )
 }

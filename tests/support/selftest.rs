@@ -64,22 +64,143 @@ fn ecs_success_has_the_real_shape() {
 
 #[test]
 fn ecs_wrong_path_answers_like_the_agent() {
+    // aws/amazon-ecs-agent v1.105: tmds/handlers/v1/credentials_handler.go (texts, the
+    // untagged HTTPErrorCode), tmds/server.go (gorilla/mux path cleaning, tollbooth headers).
     let peer = ecs_peer(Ecs::default());
     let resp = get(peer.addr(), "/v2/credentials/not-the-id", &[]);
     assert_eq!(resp.status, 400);
     assert_eq!(
         resp.text(),
-        r#"{"code":"InvalidIdInRequest","message":"CredentialsV2Request: ID not found"}"#
+        r#"{"code":"InvalidIdInRequest","message":"CredentialsV2Request: Credentials not found","HTTPErrorCode":400}"#
     );
-    let resp = get(peer.addr(), "/v2/credentials", &[]);
-    assert_eq!(resp.status, 400);
-    assert_eq!(resp.json()["code"], "NoIdInRequest");
-    let resp = get(peer.addr(), "/", &[]);
+    assert_eq!(resp.header("x-rate-limit-limit"), Some("40.00"));
+    assert_eq!(resp.header("x-rate-limit-duration"), Some("1"));
+    for (path, message) in [
+        (
+            "/v2/credentials/",
+            "CredentialsV2Request: No Credential ID in the request",
+        ),
+        (
+            "/v1/credentials",
+            "CredentialsV1Request: No Credential ID in the request",
+        ),
+        (
+            "/v1/credentials?id=",
+            "CredentialsV1Request: No Credential ID in the request",
+        ),
+    ] {
+        let resp = get(peer.addr(), path, &[]);
+        assert_eq!(resp.status, 400, "{path}");
+        assert_eq!(resp.json()["code"], "NoIdInRequest", "{path}");
+        assert_eq!(resp.json()["message"], message, "{path}");
+        assert_eq!(resp.json()["HTTPErrorCode"], 400, "{path}");
+    }
+    for path in ["/", "/v2/credentials"] {
+        let resp = get(peer.addr(), path, &[]);
+        assert_eq!(
+            (
+                resp.status,
+                resp.text().as_str(),
+                resp.header("content-type")
+            ),
+            (
+                404,
+                "404 page not found\n",
+                Some("text/plain; charset=utf-8")
+            ),
+            "{path}"
+        );
+        assert!(resp.header("x-rate-limit-request-remote-addr").is_some());
+    }
+    let v1 = format!(
+        "/v1/credentials?id={}",
+        ECS_PATH.rsplit('/').next().unwrap()
+    );
+    assert_eq!(get(peer.addr(), &v1, &[]).status, 200);
+    let resp = get(peer.addr(), &format!("/{ECS_PATH}"), &[]);
     assert_eq!(
-        (resp.status, resp.text().as_str()),
-        (404, "404 page not found\n")
+        (resp.status, resp.header("location"), resp.body.len()),
+        (301, Some(ECS_PATH), 0)
     );
-    peer.assert_hits(3);
+    assert!(
+        resp.header("x-rate-limit-limit").is_none(),
+        "the router answers before the limiter"
+    );
+    let resp = get(peer.addr(), ECS_PATH, &[("Authorization", "anything")]);
+    assert_eq!(resp.status, 200, "the ECS agent ignores Authorization");
+    peer.assert_hits(9);
+}
+
+#[test]
+fn ecs_throttled_answers_like_tollbooth() {
+    let peer = ecs_peer(Ecs::default().with_fault(EcsFault::Throttled));
+    for path in [ECS_PATH, "/anything"] {
+        let resp = get(peer.addr(), path, &[]);
+        assert_eq!(
+            (
+                resp.status,
+                resp.text().as_str(),
+                resp.header("content-type")
+            ),
+            (
+                429,
+                "You have reached maximum request limit.",
+                Some("text/plain; charset=utf-8")
+            )
+        );
+        assert_eq!(resp.header("x-rate-limit-limit"), Some("40.00"));
+    }
+}
+
+#[test]
+fn pod_identity_checks_the_host_then_the_token() {
+    // aws/eks-pod-identity-agent internal/validation/request.go, pkg/errors/errors.go.
+    let peer = ecs_peer(Ecs::pod_identity().with_target_hosts(&POD_IDENTITY_HOSTS));
+    let resp = get(
+        peer.addr(),
+        POD_IDENTITY_PATH,
+        &[("Authorization", CANARY_AUTH_TOKEN)],
+    );
+    assert_eq!(resp.status, 403);
+    assert_eq!(
+        resp.text(),
+        "Access Denied. Called agent through invalid address, please use either [169.254.170.23 fd00:ec2::23] address not 127.0.0.1\n"
+    );
+    let fault = EcsFault::EksAuth {
+        status: 400,
+        code: "AccessDeniedException".into(),
+        message: "denied".into(),
+    };
+    let peer = ecs_peer(Ecs::pod_identity().with_fault(fault));
+    let resp = get(
+        peer.addr(),
+        POD_IDENTITY_PATH,
+        &[("Authorization", CANARY_AUTH_TOKEN)],
+    );
+    assert_eq!(resp.status, 400);
+    let text = resp.text();
+    assert!(
+        text.starts_with('[')
+            && text.ends_with("]: (AccessDeniedException): denied, fault: client\n"),
+        "{text}"
+    );
+    let expiration = get(
+        peer.addr(),
+        POD_IDENTITY_PATH,
+        &[("Authorization", CANARY_AUTH_TOKEN)],
+    );
+    assert_eq!(expiration.status, 400, "the fault holds");
+    let ok = ecs_peer(Ecs::pod_identity());
+    let body = get(
+        ok.addr(),
+        POD_IDENTITY_PATH,
+        &[("Authorization", CANARY_AUTH_TOKEN)],
+    )
+    .json();
+    assert!(
+        body["Expiration"].as_str().unwrap().contains('.'),
+        "RFC3339Nano: {body}"
+    );
 }
 
 #[test]
