@@ -318,6 +318,98 @@ fn docker_snippets_agree_with_each_other() {
     );
 }
 
+/// Issue 15: a sidecar started with `--pid container:<app>` (ECS `pidMode: task`) runs
+/// `credcheck --pid 1`. The app runs under `--init` (ECS `initProcessEnabled`: docker-init is
+/// PID 1), with `AWS_PROFILE` naming a profile that exists only in the app's image. The
+/// sidecar's own environment has the task role's URI; the report is the app's: its profile,
+/// read through `/proc/PID/root`, signed and confirmed by the fake STS, and an
+/// `environment-differs` warning with names only. Then `docker exec` into a wrapped app with
+/// extra env keys (what an exec shell may have): credcheck compares with PID 1 by itself.
+#[test]
+fn docker_sidecar_reports_the_apps_profile_with_pid() {
+    let test = "docker_sidecar_reports_the_apps_profile_with_pid";
+    let Some(mut lab) = Lab::start(test, Sts::Fake) else {
+        return;
+    };
+    lab.start_agent(None);
+    let image = lab.profile_app_image();
+    let env = ["--init", "-e", "AWS_PROFILE=app", "-e", "HOME=/home/app"];
+    let app = lab.start_app(&image, &env, &[]);
+    let first = lab
+        .follow(&app)
+        .wait_for("the app's first line", WAIT_LIMIT, |_| true);
+    assert!(first.starts_with("app-started pid="), "{first}");
+    assert_ne!(first, "app-started pid=1", "docker-init is PID 1");
+    let pid_ns = format!("container:{app}");
+    let sidecar = ["--pid", pid_ns.as_str()];
+    let out = lab.run_app(
+        &lab.images.credcheck.clone(),
+        &sidecar,
+        &["--pid", "1", "--format", "json"],
+    );
+    out.assert_success();
+    let report = out.json();
+    crate::schema::assert_schema(&report);
+    assert_eq!(report["source"], "shared-credentials-file", "{report:#}");
+    assert_eq!(
+        report["location"], "/home/app/.aws/credentials [profile app]",
+        "{report:#}"
+    );
+    assert_eq!(report["identity"]["arn"], CANARY_CALLER_ARN, "{report:#}");
+    assert_eq!(report["process"]["init"], "docker-init", "{report:#}");
+    assert_eq!(report["process"]["comm"], "server", "{report:#}");
+    let differs = report["warnings"]
+        .as_array()
+        .and_then(|w| w.iter().find(|w| w["code"] == "environment-differs"))
+        .and_then(|w| w["message"].as_str())
+        .unwrap_or_else(|| panic!("environment-differs: {report:#}"));
+    assert!(differs.contains(") has AWS_PROFILE"), "{differs}");
+    assert!(!differs.contains("/home/app"), "names only: {differs}");
+    let text = lab.run_app(&lab.images.credcheck.clone(), &sidecar, &["--pid", "1"]);
+    text.assert_success();
+    support::say!("{test}: the sidecar's report (text)\n{}", text.stdout);
+    assert_exec_compares_with_pid_1(&mut lab);
+    lab.assert_logs_clean();
+}
+
+/// `docker exec` with env keys the app does not have: the report is the shell's, and warns
+/// that PID 1, the app, uses the container role.
+fn assert_exec_compares_with_pid_1(lab: &mut Lab) {
+    let image = lab.images.wrapped.clone();
+    let app = lab.start_app(&image, &[], &[]);
+    lab.follow(&app)
+        .wait_for("the app's first line", WAIT_LIMIT, |_| true);
+    let keys = [
+        format!("AWS_ACCESS_KEY_ID={}", support::CANARY_AKID_ENV),
+        format!("AWS_SECRET_ACCESS_KEY={}", support::CANARY_SECRET),
+    ];
+    let args = argv(
+        "exec -e",
+        &[
+            &keys[0],
+            "-e",
+            &keys[1],
+            &app,
+            "/credcheck",
+            "--format",
+            "json",
+        ],
+    );
+    let out = lab.docker.run(&args);
+    lab.assert_clean(&out);
+    let report = out.json();
+    assert_eq!(report["source"], "env", "{report:#}");
+    let differs = report["warnings"]
+        .as_array()
+        .and_then(|w| w.iter().find(|w| w["code"] == "environment-differs"))
+        .and_then(|w| w["message"].as_str())
+        .unwrap_or_else(|| panic!("environment-differs: {report:#}"));
+    assert_eq!(
+        differs,
+        "this shell has AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, PID 1 (server) does not: the app uses the container role, not env keys"
+    );
+}
+
 // ---- assertions ------------------------------------------------------------------
 
 /// What ECS Exec runs (`--command "/credcheck"`), here through `docker exec`: a report on
@@ -506,6 +598,23 @@ impl Lab {
             format!("APP_IMAGE={}", self.images.app),
         ];
         self.images.wrapped = self.build("wrapped", &example, &[], &args);
+    }
+
+    /// The app image with a profile `[app]` (canary keys) in `/home/app/.aws/credentials`.
+    fn profile_app_image(&self) -> String {
+        let ctx = self.context("app-profile");
+        let credentials = format!(
+            "[app]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            support::CANARY_AKID_ENV,
+            support::CANARY_SECRET
+        );
+        std::fs::write(ctx.join("credentials"), credentials).expect("write credentials");
+        let text = format!(
+            "FROM {}\nCOPY credentials /home/app/.aws/credentials\n",
+            self.images.app
+        );
+        let dockerfile = self.dockerfile("app-profile", &text);
+        self.build("app-profile", &dockerfile, &[], &[])
     }
 
     /// The wrapped image with `HEALTHCHECK --interval=1s … --expect-role ROLE`.
