@@ -192,7 +192,8 @@ fn relative_uri_stale_id_in_netns() {
     assert!(out.stdout.contains("InvalidIdInRequest"), "{out}");
 }
 
-/// EKS Pod Identity over 169.254.170.23 and [fd00:ec2::23], with the token file required.
+/// EKS Pod Identity over 169.254.170.23 and [fd00:ec2::23], with the token file required and
+/// the agent's Host check on (the literal addresses pass it).
 #[test]
 fn pod_identity_in_netns() {
     let Some(ns) = netns_or_skip(
@@ -211,6 +212,7 @@ fn pod_identity_in_netns() {
         "--bind",
         "[fd00:ec2::23]:80",
         "--pod-identity",
+        "--pod-identity-host-check",
         "--token-file",
         &token_arg,
     ]);
@@ -238,7 +240,7 @@ fn pod_identity_in_netns() {
     let out = no_token.arg("--no-sts").run();
     out.assert_code(1);
     assert!(
-        out.stdout.contains("container-rejected"),
+        out.stdout.contains("pod-identity-no-token"),
         "the agent requires the token\n{out}"
     );
 }
