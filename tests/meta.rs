@@ -3,8 +3,10 @@
 //!   in the graph declares (`cargo metadata --offline`; scripts/test has run `cargo fetch`);
 //! - the shell examples in README.md and docker/README.md: each command that can run offline
 //!   (it starts with `credcheck`) runs against the built binary through `/bin/sh -c`, with a
-//!   cleared environment (IMDS disabled, empty HOME); every other command must be listed in
-//!   [`NOT_RUN`] with the reason, so that none is skipped silently.
+//!   cleared environment (IMDS disabled, empty HOME), inside a new network namespace with no
+//!   interface up (`unshare --net`, root), so no example can reach any endpoint whatever it
+//!   says; every other command must be listed in [`NOT_RUN`] with the reason, so that none is
+//!   skipped silently.
 //!
 //! Reads: CARGO (the cargo running the tests; else `cargo` on PATH).
 
@@ -112,6 +114,12 @@ fn version_parsing_orders_like_cargo() {
 
 #[test]
 fn readme_shell_examples_run_offline() {
+    if !can_isolate_network() {
+        let why = "needs root for `unshare --net` (examples run with no network at all)";
+        assert!(!support::in_ci(), "{why}");
+        support::skip(&support::current_test(), why);
+        return;
+    }
     let bin_dir = tempfile::tempdir().expect("tempdir for PATH");
     std::os::unix::fs::symlink(
         env!("CARGO_BIN_EXE_credcheck"),
@@ -173,8 +181,8 @@ fn shell_commands_are_found_and_joined() {
 
 /// Runs one example and checks what the docs promise for it.
 fn run_example(place: &str, command: &str, bin_dir: &Path) {
-    let mut cmd = TestCmd::new("/bin/sh");
-    cmd.args(["-c", command])
+    let mut cmd = TestCmd::new(UNSHARE);
+    cmd.args(["--net", "/bin/sh", "-c", command])
         .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
         .env_remove("AWS_REGION");
     let out = cmd.run();
@@ -221,6 +229,16 @@ fn run_example(place: &str, command: &str, bin_dir: &Path) {
             out.code
         );
     }
+}
+
+/// util-linux `unshare`: `--net` gives a command a network namespace of its own, `lo` down.
+const UNSHARE: &str = "/usr/bin/unshare";
+
+fn can_isolate_network() -> bool {
+    Command::new(UNSHARE)
+        .args(["--net", "/bin/true"])
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// `(line number, command)` for each command in the shell-fenced blocks of `markdown`, with
