@@ -548,7 +548,7 @@ fn throttled(answer: &Fetched) -> Error {
     let pod_identity =
         matches!(&said, json_creds::AgentSaid::Text(t) if t.starts_with("Too Many Requests"));
     let hint = if pod_identity {
-        "the EKS Pod Identity agent limits requests per node: a process polls it in a tight loop; let the SDK cache credentials".to_string()
+        "the EKS Pod Identity agent allows 1000 requests/s per node (burst 500): some pod on this node polls it in a tight loop; let the SDK cache credentials".to_string()
     } else {
         format!("the ECS agent allows 40 requests/s per task (burst 60; {RPS_LIMIT} in the container instance's ecs.config): some container of this task polls the endpoint in a tight loop; let the SDK cache credentials, or raise the limit")
     };

@@ -252,7 +252,8 @@ pub enum EcsFault {
     ResetMidBody,
     /// Read the request, close the connection without a byte of response.
     Close,
-    /// ECS agent over its rate limit: tollbooth's 429 (any path; the limiter is first).
+    /// Over the rate limit: the ECS agent's tollbooth 429 (any path; the limiter is first),
+    /// or the Pod Identity agent's `Too Many Requests` (its one route).
     Throttled,
     /// Pod Identity agent relaying an EKS Auth error: `[request-id]: (code): message, fault:
     /// client` as text/plain with EKS Auth's status (pkg/errors/errors.go).
@@ -1154,6 +1155,10 @@ fn with_rate_limit_headers(action: Action, req: &Recorded) -> Action {
 fn pod_identity_route(ecs: &Ecs, req: &Recorded, fault: EcsFault) -> Action {
     if req.path_only() != POD_IDENTITY_PATH {
         return Action::Reply(not_found());
+    }
+    // internal/middleware/rate_limiter: 1000/s per agent, before any validation.
+    if fault == EcsFault::Throttled {
+        return Action::Reply(go_http_error(429, "Too Many Requests"));
     }
     if let Some(reply) = check_target_host(ecs, req) {
         return Action::Reply(reply);
