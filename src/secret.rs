@@ -209,27 +209,42 @@ fn window_key(chars: &[char]) -> u64 {
 }
 
 /// The forms a secret may take in text: as is, percent-encoded, JSON-escaped.
+/// Only values with characters that encode differently get more forms (most keys have none).
 fn variants(value: &str) -> Vec<String> {
     let mut out = vec![value.to_string()];
-    let json = serde_json::to_string(value).unwrap_or_default();
-    let json = json.trim_matches('"').to_string();
-    out.push(json.replace('/', "\\/"));
-    out.push(json);
-    let upper = percent_encode(value);
-    out.push(lower_hex(&upper));
-    out.push(upper);
+    if value.bytes().any(|b| !is_unreserved(b)) {
+        let upper = percent_encode(value);
+        out.push(lower_hex(&upper));
+        out.push(upper);
+    }
+    if value
+        .chars()
+        .any(|c| matches!(c, '"' | '\\' | '/') || c.is_control())
+    {
+        let json = serde_json::to_string(value).unwrap_or_default();
+        let json = json.trim_matches('"').to_string();
+        out.push(json.replace('/', "\\/"));
+        out.push(json);
+    }
     out.sort();
     out.dedup();
     out
 }
 
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
 fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(value.len() * 3);
     for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if is_unreserved(b) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         }
     }
     out
@@ -255,14 +270,20 @@ fn lower_hex(encoded: &str) -> String {
 
 /// Remembers a secret so that [`scrub`] hides it, and any fragment of it, wherever it appears.
 pub fn register_secret(value: &str) {
-    let value = value.trim_matches(|c: char| c.is_whitespace());
-    if value.chars().count() < MIN_WHOLE {
-        return;
-    }
-    let forms = variants(value);
+    register_all([value]);
+}
+
+/// Registers many secrets under one lock (100,000 profiles' keys in one go).
+pub fn register_all<'a>(values: impl IntoIterator<Item = &'a str>) {
     let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
-    for form in forms {
-        add_form(&mut reg, &form);
+    for value in values {
+        let value = value.trim_matches(|c: char| c.is_whitespace());
+        if value.chars().count() < MIN_WHOLE {
+            continue;
+        }
+        for form in variants(value) {
+            add_form(&mut reg, &form);
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod conformance;
 mod e2e;
 mod meta;
 mod pid;
+mod promise;
 mod props;
 mod scenarios;
 mod schema;
