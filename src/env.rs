@@ -73,6 +73,13 @@ impl Env {
         }
     }
 
+    /// The same environment with one variable set (credcheck's own safety switches carried
+    /// into another process's environment, `process::keep_imds_off`).
+    pub fn with_var(mut self, key: &str, value: &str) -> Env {
+        self.vars.insert(key.to_string(), value.to_string());
+        self
+    }
+
     /// Every variable, in name order.
     pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
         self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))

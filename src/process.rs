@@ -20,7 +20,7 @@
 //! through `Settings`.
 
 use crate::chain::profile::Profiles;
-use crate::chain::{container, env_vars, web_identity, Outcome, SourceType};
+use crate::chain::{container, env_vars, imds, web_identity, Outcome, SourceType};
 use crate::env::Env;
 use crate::error::Error;
 use crate::secret::printable;
@@ -218,6 +218,21 @@ fn read_environ(pid: u32, status: &Status) -> Result<Vec<u8>, Error> {
             _ => missing(pid, &e),
         })?;
     Ok(buf)
+}
+
+/// credcheck's own `AWS_EC2_METADATA_DISABLED=true` is a promise to send no IMDS traffic; it
+/// holds under `--pid` too. When the process's environment does not disable IMDS, the walk
+/// uses a copy that does, and a warning says the app's SDK would try IMDS.
+pub fn keep_imds_off(own: &Env, env: &Env, subject: &Subject) -> (Env, Option<Warning>) {
+    if !imds::is_disabled(own) || imds::is_disabled(env) {
+        return (env.clone(), None);
+    }
+    let warning = Warning::new(
+        "imds-not-contacted",
+        format!("{} does not disable IMDS, but credcheck's own {}=true does: IMDS was not contacted, and the chain shows it disabled; the app's SDK would try it", subject.label(), imds::DISABLED),
+        format!("unset {} in credcheck's environment to check IMDS as the app would", imds::DISABLED),
+    );
+    (env.clone().with_var(imds::DISABLED, "true"), Some(warning))
 }
 
 // ---------------------------------------------------------------------------------------

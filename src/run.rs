@@ -29,13 +29,19 @@ pub async fn run(settings: &Settings, own: &Env) -> Report {
         Ok(target) => target,
         Err(error) => return failed(settings, own, error, budget),
     };
-    let env = target.as_ref().map_or(own, |(_, env)| env);
+    let walked = target
+        .as_ref()
+        .map(|(subject, env)| process::keep_imds_off(own, env, subject));
+    let env = walked.as_ref().map_or(own, |(env, _)| env);
     let hard_stop = settings.deadline + HARD_STOP_SLACK;
     let mut report = match tokio::time::timeout(hard_stop, gather(settings, env, budget)).await {
         Ok(Ok(report)) => report,
         Ok(Err(error)) => failed(settings, env, error, budget),
         Err(_) => failed(settings, env, deadline_error(settings.deadline), budget),
     };
+    report
+        .warnings
+        .extend(walked.and_then(|(_, warning)| warning));
     report
         .warnings
         .extend(compare(settings, own, target.as_ref()));

@@ -72,7 +72,7 @@ impl Drop for App {
 }
 
 /// The env keys and every secret canary, in the app's environment only.
-fn app_env<'a>(home: &'a str) -> Vec<(&'a str, &'a str)> {
+fn app_env(home: &str) -> Vec<(&str, &str)> {
     vec![
         ("PATH", "/usr/bin:/bin"),
         ("HOME", home),
@@ -237,6 +237,24 @@ fn pid_of_an_init_means_its_child() {
 fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// The child's environment does not disable IMDS; credcheck's own does (every test's): no IMDS
+/// traffic, and a warning that the app's SDK would try it.
+#[test]
+fn pid_keeps_credchecks_own_imds_switch() {
+    let app = App::sleeping(&[("PATH", "/usr/bin:/bin")]);
+    let pid = app.pid().to_string();
+    let (out, report) = shell().args(["--pid", &pid, "--format", "json"]).run_json();
+    out.assert_code(1);
+    assert_eq!(error_code(&report), "no-credentials", "{report:#}");
+    let imds = &report["providers"][4];
+    assert_eq!(imds["status"], "not-configured", "{report:#}");
+    let warning = warning(&report, "imds-not-contacted").expect("imds-not-contacted");
+    assert!(
+        warning.contains(&format!("PID {pid} (sleep) does not disable IMDS")),
+        "{warning}"
+    );
 }
 
 // ---- errors ----------------------------------------------------------------------
