@@ -721,7 +721,7 @@ mod tests {
             (format!("http://h#{id}"), "http://h#52b1…"),
             (
                 format!("/v2/credentials/{id}://x"),
-                "/v2/credentials/52b1…/x",
+                "/v2/credentials/52b1…//x",
             ),
             (
                 format!("/v1/credentials?{id}=1&x=y"),
