@@ -276,3 +276,36 @@ fn region_text(body: &[u8]) -> Option<String> {
         && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     valid.then(|| text.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+
+    #[test]
+    fn status_classes_follow_aws_config() {
+        let cases = [
+            (204, "imds-bad-response", Kind::Problem),
+            (301, "imds-bad-response", Kind::Problem),
+            (400, "imds-rejected", Kind::Problem),
+            (401, "imds-rejected", Kind::Problem),
+            (429, "imds-throttled", Kind::Unreachable),
+            (500, "imds-unavailable", Kind::Unreachable),
+            (503, "imds-unavailable", Kind::Unreachable),
+        ];
+        for (status, code, kind) in cases {
+            let answer = Fetched {
+                status,
+                content_type: Some("text/html".into()),
+                location: None,
+                body: Vec::new(),
+            };
+            let error = status_error(&answer, "the role name");
+            assert_eq!((error.code, error.kind), (code, kind), "{status}");
+            assert!(
+                error.message.contains(&format!("HTTP {status}")),
+                "{status}"
+            );
+        }
+    }
+}
