@@ -96,6 +96,9 @@ pub struct Common {
     /// files (through /proc/PID/root). An init at PID (docker-init, tini) means its child.
     #[arg(long, env = "CREDCHECK_PID", value_name = "PID")]
     pub pid: Option<u32>,
+
+    #[command(flatten)]
+    pub probe: crate::probe::ProbeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,7 +118,12 @@ pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
 }
 
 /// Options that take a value: the word after one is its value, never a subcommand.
-const VALUE_FLAGS: [&str; 7] = [
+const VALUE_FLAGS: [&str; 12] = [
+    "--can",
+    "--logs-to",
+    "--logs-region",
+    "--plugin",
+    "--fluent-bit-config",
     "--format",
     "--timeout",
     "--deadline",

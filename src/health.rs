@@ -2,6 +2,7 @@
 //! Docker reserves 2 in HEALTHCHECK. One short line says why. No STS call unless `--sts`.
 //! Reads no env vars (CREDCHECK_MIN_TTL and friends arrive through `Settings`).
 
+use crate::probe::verdict::Delivery;
 use crate::report::Report;
 use crate::warning::short;
 use std::time::Duration;
@@ -42,5 +43,27 @@ pub fn verdict(report: &Report, min_ttl: Duration) -> (String, i32) {
             )
         })
         .unwrap_or_default();
-    (format!("healthy: {source} {who}{ttl}"), HEALTHY)
+    if let Some(o) = report
+        .log_outputs
+        .iter()
+        .find(|o| o.delivery == Delivery::Blocked)
+    {
+        let why = report.warnings.iter().find(|w| w.code.starts_with("logs-"));
+        let why = why.map_or(String::new(), |w| format!(": {} [{}]", w.message, w.code));
+        return (
+            format!("unhealthy: logs cannot reach {}:{}{why}", o.group, o.stream),
+            UNHEALTHY,
+        );
+    }
+    let logs = match report.log_outputs.len() {
+        0 => String::new(),
+        n => {
+            let ok = report
+                .log_outputs
+                .iter()
+                .filter(|o| o.delivery == Delivery::Ok);
+            format!(", logs ok {}/{n}", ok.count())
+        }
+    };
+    (format!("healthy: {source} {who}{ttl}{logs}"), HEALTHY)
 }

@@ -146,17 +146,33 @@ pub fn endpoint_client(
 /// Sends one request and reads at most [`BODY_CAP`] bytes of the answer.
 pub async fn fetch(client: &reqwest::Client, req: Request<'_>) -> Result<Fetched, FetchError> {
     // reqwest's own timeouts fire first and say which phase stalled; this is the backstop.
+    fetch_with_body(client, req, None).await
+}
+
+/// The same, with a request body (the signed AWS API calls of `probe`).
+pub async fn fetch_with_body(
+    client: &reqwest::Client,
+    req: Request<'_>,
+    body: Option<Vec<u8>>,
+) -> Result<Fetched, FetchError> {
     let backstop = req.timeout + Duration::from_millis(50);
-    match tokio::time::timeout(backstop, send(client, req)).await {
+    match tokio::time::timeout(backstop, send(client, req, body)).await {
         Ok(result) => result,
         Err(_) => Err(FetchError::ReadTimeout),
     }
 }
 
-async fn send(client: &reqwest::Client, req: Request<'_>) -> Result<Fetched, FetchError> {
+async fn send(
+    client: &reqwest::Client,
+    req: Request<'_>,
+    body: Option<Vec<u8>>,
+) -> Result<Fetched, FetchError> {
     let mut builder = client
         .request(req.method, req.url.clone())
         .timeout(req.timeout);
+    if let Some(body) = body {
+        builder = builder.body(body);
+    }
     for (name, value) in req.headers {
         builder = match value {
             HeaderValue::Plain(v) => builder.header(name, v),

@@ -18,6 +18,7 @@ pub mod jwt;
 pub mod log;
 pub mod notes;
 pub mod output;
+pub mod probe;
 pub mod process;
 pub mod render;
 pub mod report;

@@ -44,6 +44,12 @@ pub struct Report {
     pub warnings: Vec<Warning>,
     pub notes: Vec<Note>,
     pub errors: Vec<Error>,
+    /// The permission probe's verdicts (`--can`, `--logs-to`, …); absent when not asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<crate::probe::verdict::Permission>,
+    /// The log destinations the probe checked; absent when not asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_outputs: Vec<crate::probe::verdict::LogOutput>,
     pub elapsed_ms: u64,
 }
 
@@ -114,6 +120,8 @@ impl Report {
             warnings: inputs.warnings,
             notes: inputs.notes,
             errors: Vec::new(),
+            permissions: Vec::new(),
+            log_outputs: Vec::new(),
             elapsed_ms: inputs.elapsed.as_millis() as u64,
         };
         report.add_context(inputs.context);
@@ -212,6 +220,15 @@ impl Report {
             self.errors
                 .extend(account_expectation(expected, actual.as_deref()));
         }
+    }
+
+    /// Adds the permission probe's findings; its errors join the verdict.
+    pub fn add_probe(&mut self, findings: crate::probe::Findings) {
+        self.permissions = findings.permissions;
+        self.log_outputs = findings.outputs;
+        self.warnings.extend(findings.warnings);
+        self.errors.extend(findings.errors);
+        self.decide();
     }
 
     fn decide(&mut self) {

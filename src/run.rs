@@ -101,8 +101,8 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
         || imds::endpoint(env).starts_with("https");
     // Roots only when the SDK may really make an https call: STS is asked, or a source that
     // calls STS/SSO itself (assume-role, SSO, web identity) may be reached.
-    let sdk_tls =
-        sdk::needs_tls(env, &profiles) && (settings.sts || sdk::may_call_aws(env, &profiles));
+    let sdk_tls = sdk::needs_tls(env, &profiles)
+        && (settings.sts || settings.probe.is_active() || sdk::may_call_aws(env, &profiles));
     let roots = if endpoint_tls || sdk_tls {
         Some(Roots::load(env)?)
     } else {
@@ -136,13 +136,15 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
     };
     let (walk, context) = tokio::join!(chain::walk(&ctx), context_fetch);
     sdk.region = region(&walk, sdk.region.take());
-    let sts = match (&walk.winner, settings.sts) {
+    let want_sts = settings.sts || probe_needs_sts(settings, &walk);
+    let sts = match (&walk.winner, want_sts) {
         (Some((_, resolved)), true) => {
             Some(sts::caller_identity(&sdk, &resolved.creds, &budget).await)
         }
         _ => None,
     };
     let token = web_token.as_ref().and_then(|t| t.as_ref().ok());
+    let winner = walk.winner.as_ref().map(|(_, r)| r.creds.clone());
     let warnings = warnings(
         env,
         &walk,
@@ -151,7 +153,7 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
         sdk.region.as_ref(),
         sts.is_some(),
     );
-    Ok(Report::build(Inputs {
+    let mut report = Report::build(Inputs {
         env,
         settings,
         walk,
@@ -161,7 +163,76 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
         warnings,
         notes: notes::notes(env, &profiles),
         elapsed: budget.elapsed(),
-    }))
+    });
+    if let (true, Some(creds)) = (settings.probe.is_active(), winner) {
+        let findings = probe(settings, env, &report, &creds, &budget, &endpoints).await;
+        report.add_probe(findings);
+        report.elapsed_ms = budget.elapsed().as_millis() as u64;
+    }
+    Ok(report)
+}
+
+/// The probe needs the account; STS is asked when the source did not name it.
+fn probe_needs_sts(settings: &Settings, walk: &Walk) -> bool {
+    let named = walk.winner.as_ref().is_some_and(|(_, r)| {
+        r.account_id.is_some()
+            || r.role_arn
+                .as_deref()
+                .is_some_and(|a| a.split(':').nth(4).is_some_and(|x| !x.is_empty()))
+    });
+    settings.probe.is_active() && !named
+}
+
+/// The permission probe, with the winner's credentials (`probe`).
+async fn probe(
+    settings: &Settings,
+    env: &Env,
+    report: &Report,
+    creds: &chain::Creds,
+    budget: &Budget,
+    metadata: &reqwest::Client,
+) -> crate::probe::Findings {
+    let client =
+        match Roots::load(env).and_then(|r| http::endpoint_client(Some(&r), settings.timeout)) {
+            Ok(c) => c,
+            Err(e) => {
+                return crate::probe::Findings {
+                    errors: vec![e],
+                    ..Default::default()
+                }
+            }
+        };
+    let account = report
+        .identity
+        .as_ref()
+        .map(|i| i.account.clone())
+        .or_else(|| {
+            report
+                .role_arn
+                .as_deref()
+                .and_then(|a| a.split(':').nth(4))
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+        });
+    // The STS session ARN lacks the role's path, which the simulator needs.
+    let role_arn = report
+        .role_arn
+        .clone()
+        .filter(|_| report.role_arn_from != Some("sts"));
+    let subject = crate::probe::Subject {
+        creds,
+        account,
+        role_arn,
+        region: report.region.clone(),
+    };
+    let ctx = crate::probe::Ctx {
+        env,
+        budget,
+        timeout: settings.timeout,
+        client: &client,
+        metadata,
+    };
+    crate::probe::run(&settings.probe, &ctx, subject).await
 }
 
 /// The configured region; else the one IMDS reported; else none (STS then uses us-east-1).

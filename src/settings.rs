@@ -35,6 +35,8 @@ pub struct Settings {
     pub pid: Option<u32>,
     /// Report mode in a container: compare with the app's environment (`process`).
     pub compare: bool,
+    /// The permission probe (`--can`, `--logs-to`, …); inactive unless asked.
+    pub probe: crate::probe::Request,
 }
 
 impl Settings {
@@ -66,6 +68,7 @@ impl Settings {
             expect_account: non_blank(common.expect_account),
             pid: common.pid,
             compare: !cli.no_compare,
+            probe: crate::probe::Request::from_args(common.probe)?,
             mode,
         };
         settings.ensure_valid()?;

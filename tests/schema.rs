@@ -31,8 +31,51 @@ struct Report {
     warnings: Vec<Warning>,
     notes: Vec<Note>,
     errors: Vec<Error>,
+    /// The permission probe's verdicts; absent unless a probe was asked for.
+    #[serde(default)]
+    permissions: Vec<Permission>,
+    #[serde(default)]
+    log_outputs: Vec<LogOutput>,
     elapsed_ms: u64,
 }
+
+/// One (action, resource) verdict of the permission probe.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Permission {
+    action: String,
+    resource: String,
+    verdict: String,
+    basis: String,
+    reason: Option<String>,
+}
+
+/// One log destination the probe checked.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogOutput {
+    from: String,
+    plugin: String,
+    region: String,
+    group: String,
+    stream: String,
+    group_exists: Option<bool>,
+    stream_exists: Option<bool>,
+    delivery: String,
+}
+
+const VERDICTS: [&str; 7] = [
+    "allowed",
+    "denied",
+    "likely-allowed",
+    "likely-denied",
+    "not-needed",
+    "unknown",
+    "error",
+];
+const BASES: [&str; 4] = ["probe", "proxy", "simulator", "config"];
 
 /// Whose environment was evaluated (`--pid`); null for credcheck's own.
 #[allow(dead_code)]
@@ -167,6 +210,21 @@ pub fn assert_schema(v: &Value) {
             code.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
             "code {code} is not kebab-case"
+        );
+    }
+    for p in &report.permissions {
+        assert!(
+            VERDICTS.contains(&p.verdict.as_str()),
+            "verdict {}",
+            p.verdict
+        );
+        assert!(BASES.contains(&p.basis.as_str()), "basis {}", p.basis);
+    }
+    for o in &report.log_outputs {
+        assert!(
+            ["ok", "blocked", "unknown"].contains(&o.delivery.as_str()),
+            "delivery {}",
+            o.delivery
         );
     }
     if let Some(key) = &report.access_key_id {

@@ -17,6 +17,7 @@ pub fn lines(r: &Report) -> Vec<String> {
     out.push(format!("credcheck {}: {verdict}", r.version));
     summary(&mut out, r);
     providers(&mut out, r);
+    probe(&mut out, r);
     items(
         &mut out,
         "warnings",
@@ -140,6 +141,56 @@ fn providers(out: &mut Vec<String>, r: &Report) {
         if let Some(detail) = &p.detail {
             out.push(format!("  {:<30} {detail}", ""));
         }
+    }
+}
+
+/// The permission probe: each log destination, then each (action, resource) verdict.
+fn probe(out: &mut Vec<String>, r: &Report) {
+    if !r.log_outputs.is_empty() {
+        out.push(String::new());
+        out.push("log outputs".into());
+    }
+    let seen = |known: Option<bool>| match known {
+        Some(true) => "exists",
+        Some(false) => "missing",
+        None => "unknown",
+    };
+    for o in &r.log_outputs {
+        let delivery = serde_json::to_value(o.delivery)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.push(format!(
+            "  {:<8} {}:{}  ({} {}, {})",
+            delivery, o.group, o.stream, o.plugin, o.region, o.from
+        ));
+        out.push(format!(
+            "  {:<8} group {}, stream {}",
+            "",
+            seen(o.group_exists),
+            seen(o.stream_exists)
+        ));
+    }
+    if !r.permissions.is_empty() {
+        out.push(String::new());
+        out.push("permissions".into());
+    }
+    for p in &r.permissions {
+        let basis = serde_json::to_value(p.basis)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let reason = p
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        out.push(format!(
+            "  {:<14} {:<26} {}  ({basis}{reason})",
+            p.verdict.name(),
+            p.action,
+            p.resource
+        ));
     }
 }
 
