@@ -28,6 +28,7 @@ pub mod secret;
 pub mod settings;
 pub mod sts;
 pub mod tls;
+pub mod verdict_cache;
 pub mod warning;
 pub mod watchdog;
 pub mod wrap;

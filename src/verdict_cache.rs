@@ -1,0 +1,590 @@
+//! The cached log-delivery verdict of `credcheck health` (issue 16): at fleet scale a health
+//! check every 30 s must not spend the account's CloudWatch Logs quotas. Owns the policy (when
+//! to reuse, refresh or fully probe), the jitter, and the state file; makes no HTTP call and
+//! reads the clock only through the `now` its callers pass (a virtual clock in tests and in
+//! `bench/fleet`). Reads `XDG_RUNTIME_DIR` (through `Env`) for the default state directory.
+//!
+//! The policy:
+//! - no trusted entry for the key → the full probe; its verdict is stored with the answer of
+//!   its too-old PutLogEvents (the *fingerprint*) and the time the next refresh is due;
+//! - before that time → the stored verdict, and no request at all;
+//! - at or after it → one refresh call, the too-old PutLogEvents; the same answer keeps the
+//!   verdict, a different one runs the full probe again;
+//! - a throttled answer (`ThrottlingException`, `LimitExceededException`) is never retried:
+//!   the verdict is "unknown (throttled)", health keeps the last verdict, and the next try
+//!   waits for the next due time like any other refresh;
+//! - the due time is the check time + `--probe-every` + a jitter in [0, 20 %) of it, drawn
+//!   from a hash of the key and the check time (nanoseconds): pinned under a virtual clock,
+//!   spread across a fleet that started together.
+//!
+//! The state file, one per key under `--state-dir`: JSON with verdicts, keys and timestamps
+//! only (the stored line is scrubbed like any output); written to a temporary file then
+//! renamed; read through `file::read` with a size cap; never trusted when its directory or the
+//! file is another user's, group- or world-writable, a link, oversized or corrupt.
+
+use crate::env::Env;
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+use std::fmt;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `XDG_RUNTIME_DIR`: the per-user runtime directory (a tmpfs, mode 0700) when set.
+pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
+/// Where state goes when `XDG_RUNTIME_DIR` is not set.
+pub const FALLBACK_DIR: &str = "/tmp/credcheck";
+/// `--probe-every` when not given.
+pub const DEFAULT_EVERY: Duration = Duration::from_secs(600);
+/// The longest `--probe-every`: a verdict older than a week is not a health check.
+pub const MAX_EVERY: Duration = Duration::from_secs(7 * 24 * 3600);
+/// A state file is a few hundred bytes; anything larger is not ours.
+pub const STATE_CAP: u64 = 8 * 1024;
+/// The jitter: up to this share of `--probe-every` (per mille).
+const JITTER_PER_MILLE: u64 = 200;
+const VERSION: u32 = 1;
+/// Clock skew tolerated between a stored check time and now.
+const SKEW: Duration = Duration::from_secs(60);
+
+/// What a verdict is cached for: the role, and where and how the logs go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Key {
+    pub role: String,
+    pub region: String,
+    pub group: String,
+    pub stream: String,
+    pub plugin: String,
+}
+
+impl Key {
+    fn digest(&self, extra: &[u8]) -> [u8; 20] {
+        let mut h = Sha1::new();
+        for part in [
+            &self.role,
+            &self.region,
+            &self.group,
+            &self.stream,
+            &self.plugin,
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        h.update(extra);
+        h.finalize().into()
+    }
+
+    /// The state file's name: a hash of the key, so any group or stream name is a safe name.
+    pub fn file_name(&self) -> String {
+        let hex: String = self.digest(b"")[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("verdict-{hex}.json")
+    }
+}
+
+/// The verdict health shows: healthy or not, and the line's words after `healthy: `.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verdict {
+    pub healthy: bool,
+    pub line: String,
+}
+
+/// One key's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub version: u32,
+    pub key: Key,
+    pub verdict: Verdict,
+    /// The answer of the too-old PutLogEvents at the last full probe (`None`: the probe made
+    /// no such call, or was throttled; the next refresh is then a full probe).
+    pub fingerprint: Option<String>,
+    /// Unix milliseconds of the last full probe.
+    pub probed_at_ms: u64,
+    /// Unix milliseconds of the last call of any kind.
+    pub checked_at_ms: u64,
+    /// Unix milliseconds from which the next refresh is due.
+    pub due_at_ms: u64,
+    /// The last refresh was throttled: the verdict shown is the one before.
+    pub throttled: bool,
+}
+
+/// What the next health run does for a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Show the stored verdict; no request.
+    Reuse,
+    /// One too-old PutLogEvents; compare its answer with the fingerprint.
+    Refresh,
+    /// The full probe.
+    Probe,
+}
+
+/// The answer of one probe call, as the cache compares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Any answer but throttling, in a stable short form (`ok too-old`, `denied implicit`).
+    Seen(String),
+    /// `ThrottlingException` or `LimitExceededException`.
+    Throttled,
+}
+
+/// After a refresh: keep (the updated entry), or probe fully.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterRefresh {
+    Keep(Box<Entry>),
+    Probe,
+}
+
+/// The words health shows for a throttled call with no earlier verdict.
+pub const THROTTLED: &str = "unknown (throttled)";
+
+/// Unix milliseconds of `t` (0 before the epoch).
+pub fn millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The jitter for a check of `key` at `now`: in [0, 20 %) of `every`, from a hash of both.
+pub fn jitter(key: &Key, now: SystemTime, every: Duration) -> Duration {
+    let nanos = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let d = key.digest(&nanos.to_le_bytes());
+    let draw = u64::from_le_bytes(d[..8].try_into().unwrap_or_default());
+    let span_ms = every.as_millis() as u64 * JITTER_PER_MILLE / 1000;
+    match span_ms {
+        0 => Duration::ZERO,
+        span => Duration::from_millis(draw % span),
+    }
+}
+
+fn due(key: &Key, now: SystemTime, every: Duration) -> u64 {
+    millis(now) + (every + jitter(key, now, every)).as_millis() as u64
+}
+
+/// The next step for a stored entry (or none) at `now`.
+pub fn next_step(entry: Option<&Entry>, now: SystemTime) -> Step {
+    match entry {
+        None => Step::Probe,
+        Some(e) if millis(now) < e.due_at_ms => Step::Reuse,
+        Some(e) if e.fingerprint.is_none() => Step::Probe,
+        Some(_) => Step::Refresh,
+    }
+}
+
+/// The entry after a full probe whose verdict is `verdict` and whose too-old PutLogEvents
+/// answered `put` (`None`: not sent). A throttled probe keeps `prev`'s verdict, if any.
+pub fn after_probe(
+    key: &Key,
+    prev: Option<&Entry>,
+    verdict: Verdict,
+    put: Option<&Answer>,
+    now: SystemTime,
+    every: Duration,
+) -> Entry {
+    let throttled = matches!(put, Some(Answer::Throttled));
+    let fingerprint = match put {
+        Some(Answer::Seen(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let kept = prev.filter(|_| throttled).map(|p| p.verdict.clone());
+    Entry {
+        version: VERSION,
+        key: key.clone(),
+        verdict: kept.unwrap_or(verdict),
+        fingerprint,
+        probed_at_ms: millis(now),
+        checked_at_ms: millis(now),
+        due_at_ms: due(key, now, every),
+        throttled,
+    }
+}
+
+/// The outcome of the refresh call `answer` for `entry` at `now`.
+pub fn after_refresh(
+    entry: &Entry,
+    answer: &Answer,
+    now: SystemTime,
+    every: Duration,
+) -> AfterRefresh {
+    let same = match answer {
+        Answer::Throttled => true,
+        Answer::Seen(s) => entry.fingerprint.as_deref() == Some(s.as_str()),
+    };
+    if !same {
+        return AfterRefresh::Probe;
+    }
+    let mut kept = entry.clone();
+    kept.checked_at_ms = millis(now);
+    kept.due_at_ms = due(&entry.key, now, every);
+    kept.throttled = *answer == Answer::Throttled;
+    AfterRefresh::Keep(Box::new(kept))
+}
+
+/// The words health adds for a kept verdict: its age, and whether the last call was throttled.
+pub fn age_note(entry: &Entry, now: SystemTime) -> String {
+    let age = Duration::from_millis(millis(now).saturating_sub(entry.probed_at_ms));
+    let throttled = match entry.throttled {
+        true => format!("; last refresh {THROTTLED}"),
+        false => String::new(),
+    };
+    format!(
+        "logs verdict from {} ago{throttled}",
+        crate::duration::human(age)
+    )
+}
+
+/// `--probe-every`: humantime's syntax, `0s` allowed (a refresh on every run), at most a week.
+pub fn parse_every(raw: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(raw.trim())
+        .map_err(|e| format!("{e}; write durations like 0s, 30s or 10m"))?;
+    if d > MAX_EVERY {
+        return Err(format!(
+            "must be at most {}; write durations like 0s, 30s or 10m",
+            crate::duration::human(MAX_EVERY)
+        ));
+    }
+    Ok(d)
+}
+
+/// The state directory: `--state-dir`, else `$XDG_RUNTIME_DIR/credcheck`, else `/tmp/credcheck`.
+pub fn state_dir(flag: Option<&Path>, env: &Env) -> PathBuf {
+    if let Some(dir) = flag {
+        return dir.to_path_buf();
+    }
+    match env.non_blank(XDG_RUNTIME_DIR) {
+        Some(run) if run.starts_with('/') => Path::new(run).join("credcheck"),
+        _ => PathBuf::from(FALLBACK_DIR),
+    }
+}
+
+/// Why the stored state was not used; its Display is one clause for the health line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Distrust {
+    /// The directory cannot be written (read-only filesystem, no permission).
+    ReadOnly(PathBuf),
+    /// The directory or the file is not safe to trust; the text says why.
+    Unsafe(String),
+}
+
+impl fmt::Display for Distrust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Distrust::ReadOnly(dir) => write!(
+                f,
+                "state dir {} is not writable: probing on every run (mount a tmpfs or a volume there, or pass --state-dir)",
+                dir.display()
+            ),
+            Distrust::Unsafe(why) => write!(f, "{why}: not trusted, probing on every run"),
+        }
+    }
+}
+
+/// The state of one key in a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loaded {
+    Found(Entry),
+    Missing,
+    Distrusted(Distrust),
+}
+
+/// The process's effective uid, without `unsafe`: the owner of `/proc/self`.
+pub fn euid() -> Option<u32> {
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+fn unsafe_owner(what: &str, path: &Path, meta: &std::fs::Metadata, uid: u32) -> Option<Distrust> {
+    if meta.uid() != uid {
+        return Some(Distrust::Unsafe(format!(
+            "{what} {} belongs to uid {}, not to credcheck's uid {uid}",
+            path.display(),
+            meta.uid()
+        )));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    let loose = match what {
+        "state dir" => mode & 0o022 != 0,
+        _ => mode & 0o077 != 0,
+    };
+    let want = if what == "state dir" { "0700" } else { "0600" };
+    loose.then(|| {
+        Distrust::Unsafe(format!(
+            "{what} {} has mode {mode:04o}, not {want}",
+            path.display()
+        ))
+    })
+}
+
+/// Loads `key`'s entry from `dir`, trusting it only if it is safe and sound at `now`.
+pub fn load(dir: &Path, key: &Key, uid: u32, now: SystemTime, every: Duration) -> Loaded {
+    let Ok(dmeta) = std::fs::symlink_metadata(dir) else {
+        return Loaded::Missing;
+    };
+    if !dmeta.is_dir() {
+        let why = format!("state dir {} is not a directory", dir.display());
+        return Loaded::Distrusted(Distrust::Unsafe(why));
+    }
+    if let Some(d) = unsafe_owner("state dir", dir, &dmeta, uid) {
+        return Loaded::Distrusted(d);
+    }
+    let path = dir.join(key.file_name());
+    let Ok(fmeta) = std::fs::symlink_metadata(&path) else {
+        return Loaded::Missing;
+    };
+    if fmeta.file_type().is_symlink() {
+        let why = format!("state file {} is a symbolic link", path.display());
+        return Loaded::Distrusted(Distrust::Unsafe(why));
+    }
+    if let Some(d) = unsafe_owner("state file", &path, &fmeta, uid) {
+        return Loaded::Distrusted(d);
+    }
+    match crate::file::read(&path, STATE_CAP) {
+        Ok(bytes) => parse(&path, &bytes, key, now, every),
+        Err(e) => Loaded::Distrusted(Distrust::Unsafe(format!(
+            "state file {} cannot be read: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn parse(path: &Path, bytes: &[u8], key: &Key, now: SystemTime, every: Duration) -> Loaded {
+    let corrupt = |why: &str| {
+        Loaded::Distrusted(Distrust::Unsafe(format!(
+            "state file {} is corrupt ({why})",
+            path.display()
+        )))
+    };
+    let entry: Entry = match serde_json::from_slice(bytes) {
+        Ok(e) => e,
+        Err(_) => return corrupt("not a credcheck state file"),
+    };
+    if entry.version != VERSION {
+        return corrupt("another version");
+    }
+    if entry.key != *key {
+        return corrupt("another key");
+    }
+    if !is_plausible(&entry, now, every) {
+        return corrupt("impossible times");
+    }
+    Loaded::Found(entry)
+}
+
+/// Times a real run could have written: not in the future, due no later than the longest
+/// interval allows (so a forged file cannot silence the probe for ever).
+fn is_plausible(e: &Entry, now: SystemTime, every: Duration) -> bool {
+    let now = millis(now) + SKEW.as_millis() as u64;
+    let longest = every.as_millis() as u64 * (1000 + JITTER_PER_MILLE) / 1000;
+    e.probed_at_ms <= e.checked_at_ms
+        && e.checked_at_ms <= now
+        && e.due_at_ms >= e.checked_at_ms
+        && e.due_at_ms - e.checked_at_ms <= longest
+}
+
+/// Writes `entry` atomically: a private temporary file in `dir`, then a rename over the old.
+/// Creates `dir` (0700) when missing. The stored line is scrubbed like any output.
+pub fn save(dir: &Path, entry: &Entry) -> Result<(), Distrust> {
+    let read_only = |e: std::io::Error| match e.raw_os_error() {
+        Some(13 | 30 | 1) => Distrust::ReadOnly(dir.to_path_buf()),
+        _ => Distrust::Unsafe(format!(
+            "state dir {} cannot be written: {e}",
+            dir.display()
+        )),
+    };
+    if std::fs::symlink_metadata(dir).is_err() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(read_only)?;
+    }
+    let mut stored = entry.clone();
+    stored.verdict.line = crate::secret::scrub(&stored.verdict.line).into_owned();
+    let text = serde_json::to_vec(&stored).unwrap_or_default();
+    let path = dir.join(entry.key.file_name());
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        entry.key.file_name(),
+        std::process::id()
+    ));
+    let written = write_new(&tmp, &text).and_then(|_| std::fs::rename(&tmp, &path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(read_only)
+}
+
+fn write_new(path: &Path, text: &[u8]) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVERY: Duration = Duration::from_secs(600);
+
+    fn key() -> Key {
+        Key {
+            role: "arn:aws:iam::123456789012:role/firelens".into(),
+            region: "ap-northeast-1".into(),
+            group: "/ecs/logs/sample-test".into(),
+            stream: "webapp".into(),
+            plugin: "cloudwatch_logs".into(),
+        }
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+    }
+
+    fn ok() -> Verdict {
+        Verdict {
+            healthy: true,
+            line: "logs ok".into(),
+        }
+    }
+
+    fn seen(s: &str) -> Answer {
+        Answer::Seen(s.into())
+    }
+
+    #[test]
+    fn jitter_is_pinned_by_key_and_time_and_below_a_fifth() {
+        let k = key();
+        assert_eq!(jitter(&k, at(0), EVERY), jitter(&k, at(0), EVERY));
+        let draws: Vec<Duration> = (0..1000).map(|i| jitter(&k, at(i), EVERY)).collect();
+        assert!(draws.iter().all(|j| *j < EVERY / 5));
+        let spread = draws.iter().max().unwrap().as_secs() - draws.iter().min().unwrap().as_secs();
+        assert!(spread > 100, "jitter spreads a fleet: {spread}s");
+        assert_eq!(jitter(&k, at(0), Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn steady_state_reuses_then_refreshes_with_one_call() {
+        let k = key();
+        assert_eq!(next_step(None, at(0)), Step::Probe);
+        let e = after_probe(&k, None, ok(), Some(&seen("ok too-old")), at(0), EVERY);
+        assert_eq!(next_step(Some(&e), at(30)), Step::Reuse);
+        assert_eq!(next_step(Some(&e), at(599)), Step::Reuse);
+        let due = Duration::from_millis(e.due_at_ms - millis(at(0)));
+        assert!(due >= EVERY && due < EVERY * 6 / 5);
+        assert_eq!(next_step(Some(&e), at(0) + due), Step::Refresh);
+        let AfterRefresh::Keep(kept) = after_refresh(&e, &seen("ok too-old"), at(720), EVERY)
+        else {
+            panic!("same answer keeps the verdict");
+        };
+        assert_eq!(kept.verdict, ok());
+        assert_eq!(kept.probed_at_ms, e.probed_at_ms);
+        assert!(kept.due_at_ms >= millis(at(720)) + 600_000);
+    }
+
+    #[test]
+    fn a_changed_answer_probes_again() {
+        let e = after_probe(&key(), None, ok(), Some(&seen("ok too-old")), at(0), EVERY);
+        let r = after_refresh(&e, &seen("denied implicit"), at(700), EVERY);
+        assert_eq!(r, AfterRefresh::Probe);
+    }
+
+    #[test]
+    fn throttling_keeps_the_last_verdict_and_waits_a_whole_interval() {
+        let e = after_probe(&key(), None, ok(), Some(&seen("ok too-old")), at(0), EVERY);
+        let AfterRefresh::Keep(kept) = after_refresh(&e, &Answer::Throttled, at(700), EVERY) else {
+            panic!("throttling is never a reason to probe more");
+        };
+        assert!(kept.throttled && kept.verdict.healthy);
+        assert_eq!(next_step(Some(&kept), at(730)), Step::Reuse);
+        assert!(age_note(&kept, at(730)).contains(THROTTLED));
+        // A throttled full probe keeps the verdict before it, and probes fully next time.
+        let bad = Verdict {
+            healthy: false,
+            line: "x".into(),
+        };
+        let t = after_probe(
+            &key(),
+            Some(&e),
+            bad,
+            Some(&Answer::Throttled),
+            at(800),
+            EVERY,
+        );
+        assert!(t.verdict.healthy && t.fingerprint.is_none());
+        assert_eq!(next_step(Some(&t), at(830)), Step::Reuse);
+        assert_eq!(next_step(Some(&t), at(800 + 720)), Step::Probe);
+    }
+
+    #[test]
+    fn every_zero_refreshes_on_each_run() {
+        let e = after_probe(
+            &key(),
+            None,
+            ok(),
+            Some(&seen("ok too-old")),
+            at(0),
+            Duration::ZERO,
+        );
+        assert_eq!(next_step(Some(&e), at(0)), Step::Refresh);
+        assert_eq!(parse_every("0s"), Ok(Duration::ZERO));
+        assert!(parse_every("8days").is_err() && parse_every("ten").is_err());
+    }
+
+    #[test]
+    fn state_round_trips_and_refuses_what_it_cannot_trust() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("credcheck");
+        let uid = euid().unwrap();
+        let k = key();
+        assert_eq!(load(&state, &k, uid, at(0), EVERY), Loaded::Missing);
+        let e = after_probe(&k, None, ok(), Some(&seen("ok too-old")), at(0), EVERY);
+        save(&state, &e).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        let file = state.join(k.file_name());
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(
+            load(&state, &k, uid, at(30), EVERY),
+            Loaded::Found(e.clone())
+        );
+        let why = |l: Loaded| match l {
+            Loaded::Distrusted(d) => d.to_string(),
+            other => panic!("trusted: {other:?}"),
+        };
+        assert!(why(load(&state, &k, uid + 1, at(30), EVERY)).contains("belongs to uid"));
+        std::fs::write(&file, b"{not json").unwrap();
+        assert!(why(load(&state, &k, uid, at(30), EVERY)).contains("corrupt"));
+        std::fs::write(&file, vec![b' '; 9000]).unwrap();
+        assert!(why(load(&state, &k, uid, at(30), EVERY)).contains("more than"));
+        save(&state, &e).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(why(load(&state, &k, uid, at(30), EVERY)).contains("mode 0644"));
+        let mut forged = e.clone();
+        forged.due_at_ms += 365 * 24 * 3600 * 1000;
+        std::fs::remove_file(&file).unwrap();
+        save(&state, &forged).unwrap();
+        assert!(why(load(&state, &k, uid, at(30), EVERY)).contains("impossible times"));
+        let mut other = k.clone();
+        other.stream = "other".into();
+        assert_eq!(load(&state, &other, uid, at(30), EVERY), Loaded::Missing);
+    }
+
+    #[test]
+    fn the_default_dir_follows_xdg_runtime_dir() {
+        let env = Env::from_pairs([("XDG_RUNTIME_DIR", "/run/user/1000")], at(0));
+        assert_eq!(state_dir(None, &env), Path::new("/run/user/1000/credcheck"));
+        let env = Env::from_pairs([], at(0));
+        assert_eq!(state_dir(None, &env), Path::new(FALLBACK_DIR));
+        assert_eq!(state_dir(Some(Path::new("/s")), &env), Path::new("/s"));
+    }
+}
