@@ -192,6 +192,32 @@ fn relative_uri_stale_id_in_netns() {
     assert!(out.stdout.contains("InvalidIdInRequest"), "{out}");
 }
 
+/// A RELATIVE_URI with a double slash: the ECS agent's router answers 301 with a relative
+/// Location, resolved against http://169.254.170.2: the URI is not canonical (not a proxy).
+#[test]
+fn relative_uri_not_canonical_in_netns() {
+    let Some(ns) = netns_or_skip("relative_uri_not_canonical_in_netns", &["169.254.170.2/32"])
+    else {
+        return;
+    };
+    let _agent = ns.spawn_peer(&["--bind", "169.254.170.2:80", "--ecs-path", peer::ECS_PATH]);
+    let mut cmd = support::cmd();
+    cmd.in_netns(&ns).env(
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        format!("/{}", peer::ECS_PATH),
+    );
+    let out = cmd.args(["--no-sts"]).run();
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains("[container-uri-not-canonical]"),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("canonical path /v2/credentials/0f4b…"),
+        "{out}"
+    );
+}
+
 /// EKS Pod Identity over 169.254.170.23 and [fd00:ec2::23], with the token file required and
 /// the agent's Host check on (the literal addresses pass it).
 #[test]
