@@ -76,14 +76,11 @@ impl From<FileError> for io::Error {
     }
 }
 
+/// The OS's own words (as the SDKs print them), with a plainer name for a link loop.
 fn io_text(e: &io::Error) -> String {
     match e.raw_os_error() {
-        Some(40) => "a symbolic link loop (too many levels of symbolic links)".into(),
-        _ => match e.kind() {
-            io::ErrorKind::NotFound => "no such file".into(),
-            io::ErrorKind::PermissionDenied => "permission denied".into(),
-            _ => e.to_string(),
-        },
+        Some(40) => format!("a symbolic link loop ({e})"),
+        _ => e.to_string(),
     }
 }
 

