@@ -311,6 +311,15 @@ fn channels() -> Vec<(&'static str, Apply)> {
             s.env("AWS_ENDPOINT_URL_STS", "https://127.0.0.1:9/");
         }),
         ("content config file", |s, v| s.file(".aws/config", v)),
+        ("content SSO token cache", |s, v| {
+            sso_profile(s);
+            s.file(&sso_cache_rel(), v);
+        }),
+        ("SSO accessToken", |s, v| {
+            sso_profile(s);
+            let token = serde_json::json!({"accessToken": lossy(v), "expiresAt": "2099-01-01T00:00:00Z", "region": "us-east-1", "startUrl": SSO_START_URL});
+            s.file(&sso_cache_rel(), token.to_string());
+        }),
         ("JWT claims", |s, v| {
             s.file(".irsa-token", jwt_with_claims(&lossy(v)));
             let path = s.home(".irsa-token");
@@ -324,6 +333,29 @@ fn channels() -> Vec<(&'static str, Apply)> {
     ]);
     list.extend(peer_channels());
     list
+}
+
+const SSO_START_URL: &str = "https://d-0000000000.awsapps.com/start";
+
+/// A legacy SSO profile whose portal is the fake peer (which has no SSO API: its answer is
+/// an error body credcheck must show safely).
+fn sso_profile(s: &mut Setup) {
+    s.file(
+        ".aws/config",
+        format!("[default]\nsso_start_url = {SSO_START_URL}\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = r\n"),
+    );
+    s.peer_env
+        .push(("AWS_ENDPOINT_URL_SSO".into(), "{peer}".into()));
+}
+
+/// aws-config sso/cache.rs: `~/.aws/sso/cache/<sha1(start url)>.json`.
+fn sso_cache_rel() -> String {
+    use sha1::{Digest, Sha1};
+    let hash: String = Sha1::digest(SSO_START_URL.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(".aws/sso/cache/{hash}.json")
 }
 
 fn profile_value(s: &mut Setup, key: &str, v: &[u8]) {
@@ -633,13 +665,14 @@ fn hostile_sweep_channels_by_injections() {
 }
 
 /// Every variable that names a file credcheck (or the SDK, through credcheck) reads.
-const FILE_VARS: [&str; 6] = [
+const FILE_VARS: [&str; 7] = [
     "AWS_CONFIG_FILE",
     "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
     "AWS_CA_BUNDLE",
     "web_identity_token_file (profile)",
+    "SSO token cache",
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -717,6 +750,22 @@ fn file_sweep_every_file_variable_by_special_file() {
                 cmd.arg("--no-sts");
             }
             let shown_var = match var {
+                "SSO token cache" => {
+                    let config = format!("[default]\nsso_start_url = {SSO_START_URL}\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = r\n");
+                    cmd.home_file(".aws/config", config);
+                    let cache = cmd.home_path(&sso_cache_rel());
+                    std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
+                    if matches!(kind, Special::DevZero) {
+                        std::os::unix::fs::symlink("/dev/zero", &cache).unwrap();
+                    } else if matches!(kind, Special::SymlinkLoop) {
+                        std::os::unix::fs::symlink(&cache, &cache).unwrap();
+                    } else {
+                        std::fs::rename(&path, &cache)
+                            .or_else(|_| std::os::unix::fs::symlink(&path, &cache))
+                            .unwrap();
+                    }
+                    "SSO token cache"
+                }
                 "web_identity_token_file (profile)" => {
                     let config = format!("[default]\nrole_arn = arn:aws:iam::123456789012:role/w\nweb_identity_token_file = {}\n", path.display());
                     cmd.home_file(".aws/config", config);
