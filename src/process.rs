@@ -3,7 +3,8 @@
 //! Owns: `--pid PID` (evaluate the chain with PID's environment from `/proc/PID/environ` and
 //! its files through `/proc/PID/root`), the init rule (when the process is an init such as
 //! `docker-init`, tini, dumb-init or catatonit, which is what ECS `initProcessEnabled` and
-//! `docker run --init` put at PID 1, the app is its child), the automatic comparison with
+//! `docker run --init` put at PID 1, the app is its child; when PID 1 is `pause`, a shared
+//! namespace's, the app is the first process another container started), the automatic comparison with
 //! PID 1 inside a container, the `environment-differs` warning (names only, never values),
 //! and the typed errors of reading another process.
 //!
@@ -41,6 +42,8 @@ const INITS: [&str; 5] = [
     "catatonit",
     "tini-static",
 ];
+/// PID 1 of a shared PID namespace: the pause container's process.
+const PAUSE: &str = "pause";
 /// An environment block is bounded by the kernel's argument limits; this is far above them.
 const ENVIRON_CAP: u64 = 8 * 1024 * 1024;
 /// Bit 19 of the capability sets.
@@ -68,17 +71,20 @@ impl Subject {
 }
 
 /// `--pid PID`: PID's environment, with files read through its root. An init's child is
-/// taken instead of the init.
+/// taken instead of the init, and a shared namespace's first app instead of its `pause`.
 pub fn open(pid: u32) -> Result<(Subject, Env), Error> {
     let status = Status::read(pid)?;
-    if INITS.contains(&status.comm.as_str()) {
-        if let Some(child) = app_below(pid) {
-            let (mut subject, env) = open_exact(child)?;
-            subject.init = Some(status.comm);
-            return Ok((subject, env));
-        }
-    }
-    open_exact(pid)
+    let app = match status.comm.as_str() {
+        comm if INITS.contains(&comm) => app_below(pid),
+        PAUSE if pid == 1 => first_container_process(),
+        _ => None,
+    };
+    let Some(app) = app else {
+        return open_exact(pid);
+    };
+    let (mut subject, env) = open_exact(app)?;
+    subject.init = Some(status.comm);
+    Ok((subject, env))
 }
 
 fn open_exact(pid: u32) -> Result<(Subject, Env), Error> {
@@ -133,6 +139,18 @@ fn is_ancestor_of_self(pid: u32) -> bool {
         }
     }
     false
+}
+
+/// A shared PID namespace's PID 1 (Kubernetes `shareProcessNamespace`, ECS `pidMode: task`):
+/// the app is the first process another container started: the lowest PID whose parent is
+/// outside the namespace (PPid 0), other than credcheck and its ancestors.
+fn first_container_process() -> Option<u32> {
+    let own = std::process::id();
+    let dir = std::fs::read_dir("/proc").ok()?;
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| *p > 1 && *p != own && !is_ancestor_of_self(*p))
+        .filter(|p| Status::read(*p).ok().and_then(|s| s.ppid) == Some(0))
+        .min()
 }
 
 /// The app under an init: its first (lowest) child that is not credcheck itself.

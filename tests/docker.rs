@@ -372,6 +372,26 @@ fn docker_sidecar_reports_the_apps_profile_with_pid() {
     lab.assert_logs_clean();
 }
 
+/// `docker/ecs-task-definition-sidecar.json`: the sidecar shares the task's PID namespace and
+/// runs what the test above runs.
+#[test]
+fn docker_sidecar_snippet_shares_the_pid_namespace() {
+    let json: Value = serde_json::from_str(&repo_file("docker/ecs-task-definition-sidecar.json"))
+        .expect("docker/ecs-task-definition-sidecar.json is JSON");
+    assert_eq!(json["pidMode"], "task");
+    let app = &json["containerDefinitions"][0];
+    assert_eq!(app["linuxParameters"]["initProcessEnabled"], true);
+    let sidecar = &json["containerDefinitions"][1];
+    assert_eq!(
+        sidecar["command"],
+        serde_json::json!(["--pid", "1", "--format", "json"])
+    );
+    assert_eq!(sidecar["essential"], false);
+    assert_eq!(sidecar["dependsOn"][0]["containerName"], app["name"]);
+    let readme = repo_file("docker/README.md");
+    assert!(readme.contains("--command \"/credcheck --pid 1\""));
+}
+
 /// `docker exec` with env keys the app does not have: the report is the shell's, and warns
 /// that PID 1, the app, uses the container role.
 fn assert_exec_compares_with_pid_1(lab: &mut Lab) {

@@ -532,6 +532,43 @@ fn in_a_container_with_an_init_the_report_is_compared_with_its_child() {
     );
 }
 
+/// A shared PID namespace (Kubernetes `shareProcessNamespace`, ECS `pidMode: task`): PID 1 is
+/// `pause`; `--pid 1` means the first process another container started (entered from
+/// outside, like the app container's entry process).
+#[test]
+fn pid_1_of_a_shared_namespace_means_the_first_app() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pause = dir.path().join("pause");
+    std::fs::write(
+        &pause,
+        "#!/bin/sh\necho ready\nwhile :; do sleep 300; done\n",
+    )
+    .expect("write pause");
+    make_executable(&pause);
+    let ns = Namespace::start(&[pause.to_str().unwrap()], &[("PATH", "/usr/bin:/bin")]);
+    let pid1 = ns.pid1();
+    let enter = [
+        "--target",
+        pid1.as_str(),
+        "--pid",
+        "--mount",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo ready; exec sleep 300",
+    ];
+    let _app = App::start("/usr/bin/nsenter", &enter, &keys_env());
+    let (out, report) = {
+        let mut c = ns.credcheck();
+        c.args(["--pid", "1", "--no-sts", "--format", "json"]);
+        c.run_json()
+    };
+    out.assert_success();
+    assert_eq!(report["source"], "env", "{report:#}");
+    assert_eq!(report["process"]["init"], "pause", "{report:#}");
+    assert_ne!(report["process"]["pid"], 1, "{report:#}");
+}
+
 /// On a host (the initial PID namespace), PID 1 is not the app: no comparison, even as root
 /// with /proc/1/environ readable and a container marker in the environment.
 #[test]
