@@ -5,6 +5,7 @@
 
 mod conformance;
 mod e2e;
+mod logs;
 mod meta;
 mod pid;
 mod promise;

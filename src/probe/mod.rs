@@ -573,7 +573,10 @@ fn output(t: &Target, existence: Existence, perms: &[Permission], f: &mut Findin
     if t.stream.is_empty() && delivery == Delivery::Ok {
         delivery = Delivery::Unknown;
     }
-    for p in needed.iter().filter(|p| p.verdict.is_denied()) {
+    // Exact denials first: the health line names the first error.
+    let denied = needed.iter().filter(|p| p.verdict == Verdict::Denied);
+    let likely = needed.iter().filter(|p| p.verdict == Verdict::LikelyDenied);
+    for p in denied.chain(likely) {
         f.error(denied_error(
             "logs-delivery-denied",
             p,

@@ -11,6 +11,7 @@
 //! endpoint addresses).
 #![allow(dead_code, unused_imports)]
 
+pub mod logs;
 pub mod moto;
 pub mod netns;
 pub mod peer;

@@ -1,0 +1,540 @@
+//! The permission probe end to end (issue 14): the built binary against the ECS credentials
+//! fake (`support::peer`) and the CloudWatch Logs / IAM fake (`support::logs`), on loopback.
+//! Every run checks: no canary secret in the output (`TestCmd::run`), every code shown is
+//! documented in the README, and the fake saw nothing that changes the account (no Create*
+//! on a missing name, no retention or tagging call, no event stored).
+
+use crate::support::logs::{self as fake, DenySource, Fake, Fault, Simulator};
+use crate::support::{self, peer, Output};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const GROUP: &str = "/ecs/logs/sample-test";
+const STREAM_ARN: &str =
+    "arn:aws:logs:ap-northeast-1:123456789012:log-group:/ecs/logs/sample-test:log-stream:webapp";
+const GROUP_ARN: &str =
+    "arn:aws:logs:ap-northeast-1:123456789012:log-group:/ecs/logs/sample-test:log-stream:";
+const COVERING: &str = "arn:aws:logs:ap-northeast-1:123456789012:log-group:/ecs/logs/sample-test:*";
+
+fn seed_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/firelens")
+}
+
+fn seed_config() -> String {
+    seed_dir()
+        .join("fluent-bit.conf")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The seed's policy as fake statements; `typo` misspells the group in its Resource.
+fn seed_policy(typo: bool) -> fake::Plan {
+    let text = std::fs::read_to_string(seed_dir().join("policy.json")).expect("policy.json");
+    let text = match typo {
+        true => text.replace("/ecs/logs/sample-test:*", "/ecs/logs/sample-tset:*"),
+        false => text,
+    };
+    let policy: Value = serde_json::from_str(&text).expect("policy json");
+    let mut plan = fake::Plan::default();
+    for s in policy["Statement"].as_array().unwrap() {
+        let list = |v: &Value| match v {
+            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+            other => vec![other.as_str().unwrap().to_string()],
+        };
+        plan.statements.push(fake::Statement {
+            allow: s["Effect"] == "Allow",
+            actions: list(&s["Action"]),
+            resources: list(&s["Resource"]),
+        });
+    }
+    plan
+}
+
+struct Peers {
+    creds: peer::Peer,
+    logs: Fake,
+}
+
+fn start(plan: fake::Plan) -> Peers {
+    Peers {
+        creds: peer::Peer::start(
+            peer::Plan::new()
+                .with_ecs(peer::Ecs::task_role())
+                .with_sts(peer::Sts::default()),
+        ),
+        logs: Fake::start(plan),
+    }
+}
+
+impl Peers {
+    fn cmd(&self, args: &[&str]) -> support::TestCmd {
+        let mut cmd = support::cmd();
+        cmd.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", self.creds.ecs_url())
+            .env("AWS_ENDPOINT_URL_STS", self.creds.url())
+            .env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", self.logs.url())
+            .env("AWS_ENDPOINT_URL_IAM", self.logs.url())
+            .env("AWS_REGION", fake::REGION)
+            .args(args)
+            .timeout(Duration::from_secs(30));
+        cmd
+    }
+
+    /// Runs in json, checks the common promises, returns the output and the report.
+    fn json(&self, args: &[&str]) -> (Output, Value) {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        let (out, v) = self.cmd(&all).run_json();
+        crate::schema::assert_schema(&v);
+        assert_documented(&v);
+        self.logs.assert_changed_nothing();
+        (out, v)
+    }
+
+    fn text(&self, args: &[&str]) -> Output {
+        let out = self.cmd(args).env("RUST_LOG", "trace").run();
+        self.logs.assert_changed_nothing();
+        out
+    }
+}
+
+fn assert_documented(v: &Value) {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    for field in ["errors", "warnings"] {
+        for c in v[field].as_array().unwrap() {
+            let code = c["code"].as_str().unwrap();
+            assert!(
+                readme.contains(&format!("`{code}`")),
+                "the README does not document {code}"
+            );
+        }
+    }
+}
+
+fn codes(v: &Value, field: &str) -> Vec<String> {
+    v[field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn verdict(v: &Value, action: &str, resource: &str) -> (String, String, Option<String>) {
+    let p = v["permissions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no permissions in {v}"))
+        .iter()
+        .find(|p| p["action"] == action && p["resource"] == resource)
+        .unwrap_or_else(|| panic!("no verdict for {action} on {resource} in {v}"));
+    (
+        p["verdict"].as_str().unwrap().into(),
+        p["basis"].as_str().unwrap().into(),
+        p["reason"].as_str().map(str::to_string),
+    )
+}
+
+fn existing() -> fake::Plan {
+    seed_policy(false).group(GROUP, &["webapp"])
+}
+
+#[test]
+fn seed_config_and_policy_deliver() {
+    let p = start(existing());
+    let (out, v) = p.json(&["--fluent-bit-config", &seed_config()]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        p.logs.operations(),
+        ["DescribeLogStreams", "PutLogEvents", "CreateLogStream"]
+    );
+    assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "allowed");
+    assert_eq!(
+        verdict(&v, "logs:CreateLogStream", STREAM_ARN),
+        ("allowed".into(), "probe".into(), None)
+    );
+    assert_eq!(
+        verdict(&v, "logs:CreateLogGroup", GROUP_ARN).0,
+        "not-needed"
+    );
+    assert_eq!(
+        verdict(&v, "logs:DescribeLogStreams", GROUP_ARN).0,
+        "not-needed"
+    );
+    let o = &v["log_outputs"][0];
+    assert_eq!(o["delivery"], "ok");
+    assert_eq!(
+        (o["group_exists"].as_bool(), o["stream_exists"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert!(o["from"].as_str().unwrap().ends_with("extra.conf:6"), "{o}");
+    let put = p
+        .logs
+        .seen()
+        .into_iter()
+        .find(|s| s.operation == "PutLogEvents")
+        .unwrap();
+    let event = &put.json()["logEvents"][0];
+    let age = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        - event["timestamp"].as_u64().unwrap();
+    assert!(
+        age > 14 * 24 * 3600 * 1000,
+        "the probe event must be too old: {age} ms"
+    );
+}
+
+#[test]
+fn seed_policy_with_a_typo_is_denied_naming_the_action_and_arn() {
+    let p = start(seed_policy(true).group(GROUP, &["webapp"]));
+    let (out, v) = p.json(&["--fluent-bit-config", &seed_config()]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(codes(&v, "errors"), ["logs-delivery-denied"; 3]);
+    assert_eq!(
+        verdict(&v, "logs:PutLogEvents", STREAM_ARN),
+        ("denied".into(), "probe".into(), Some("implicit".into()))
+    );
+    assert_eq!(
+        verdict(&v, "logs:CreateLogStream", STREAM_ARN).0,
+        "likely-denied"
+    );
+    assert_eq!(v["log_outputs"][0]["delivery"], "blocked");
+    assert_eq!(p.logs.operations(), ["DescribeLogStreams", "PutLogEvents"]);
+    let text = p.text(&["--fluent-bit-config", &seed_config()]);
+    assert_eq!(text.code, 1);
+    assert!(
+        text.stdout.contains(&format!(
+            "[logs-delivery-denied] logs:PutLogEvents is denied on {STREAM_ARN} (implicit)"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.stdout.contains(&format!(
+            "hint: allow logs:PutLogEvents on Resource {COVERING}"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn first_start_with_a_missing_group_is_judged_by_proxy_and_creates_nothing() {
+    let p = start(seed_policy(false));
+    let (out, v) = p.json(&["--fluent-bit-config", &seed_config()]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(p.logs.operations(), ["DescribeLogStreams", "PutLogEvents"]);
+    assert_eq!(
+        verdict(&v, "logs:CreateLogGroup", GROUP_ARN),
+        ("likely-allowed".into(), "proxy".into(), None)
+    );
+    assert_eq!(
+        verdict(&v, "logs:PutLogEvents", STREAM_ARN).0,
+        "likely-allowed"
+    );
+    assert_eq!(v["log_outputs"][0]["group_exists"], false);
+    assert_eq!(v["log_outputs"][0]["delivery"], "unknown");
+    assert_eq!(codes(&v, "warnings"), ["logs-delivery-unknown"]);
+}
+
+#[test]
+fn logs_to_a_missing_group_without_auto_create_warns_and_health_fails() {
+    let p = start(seed_policy(false));
+    let (out, v) = p.json(&["--logs-to", "/ecs/logs/sample-test:webapp"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(codes(&v, "warnings").contains(&"logs-group-missing".to_string()));
+    assert_eq!(v["log_outputs"][0]["delivery"], "blocked");
+    let health = p
+        .cmd(&["health", "--logs-to", "/ecs/logs/sample-test:webapp"])
+        .run();
+    assert_eq!(health.code, 1, "{health}");
+    assert!(
+        health
+            .stdout
+            .starts_with("unhealthy: logs cannot reach /ecs/logs/sample-test:webapp"),
+        "{health}"
+    );
+    assert!(health.stdout.contains("[logs-group-missing]"), "{health}");
+}
+
+#[test]
+fn health_says_which_action_is_denied_on_which_arn() {
+    let p = start(seed_policy(true).group(GROUP, &["webapp"]));
+    let out = p
+        .cmd(&["health", "--fluent-bit-config", &seed_config()])
+        .run();
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stdout.starts_with(&format!(
+            "unhealthy: logs:PutLogEvents is denied on {STREAM_ARN} (implicit)"
+        )),
+        "{out}"
+    );
+    assert!(out.stdout.contains("[logs-delivery-denied]"), "{out}");
+    let ok = start(existing());
+    let out = ok
+        .cmd(&["health", "--fluent-bit-config", &seed_config()])
+        .run();
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("logs ok 1/1"), "{out}");
+    assert_eq!(out.stdout.lines().count(), 1);
+}
+
+#[test]
+fn can_answers_an_exact_action_and_says_unknown_for_others() {
+    let p = start(existing());
+    let can = format!("logs:PutLogEvents={STREAM_ARN}");
+    let other = "s3:GetObject=arn:aws:s3:::bucket/key";
+    let (out, v) = p.json(&["--can", &can, "--can", other]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(p.logs.operations(), ["PutLogEvents"]);
+    assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "allowed");
+    assert_eq!(
+        verdict(&v, "s3:GetObject", "arn:aws:s3:::bucket/key").0,
+        "unknown"
+    );
+    let wrong = STREAM_ARN.replace("sample-test", "sample-tset");
+    let (out, v) = p.json(&["--can", &format!("logs:PutLogEvents={wrong}")]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(codes(&v, "errors"), ["action-denied"]);
+}
+
+#[test]
+fn the_go_plugin_describes_first_and_creates_the_existing_group() {
+    let p = start(existing());
+    let (out, v) = p.json(&[
+        "--logs-to",
+        "/ecs/logs/sample-test:webapp",
+        "--plugin",
+        "cloudwatch",
+        "--auto-create-group",
+    ]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        p.logs.operations(),
+        ["DescribeLogStreams", "PutLogEvents", "CreateLogGroup"]
+    );
+    assert_eq!(
+        verdict(&v, "logs:DescribeLogStreams", GROUP_ARN).0,
+        "allowed"
+    );
+    assert_eq!(verdict(&v, "logs:CreateLogGroup", GROUP_ARN).0, "allowed");
+    assert_eq!(
+        verdict(&v, "logs:CreateLogStream", STREAM_ARN).0,
+        "not-needed"
+    );
+}
+
+#[test]
+fn deny_reasons_come_from_the_message_tail() {
+    for (source, explicit, want) in [
+        (DenySource::Identity, true, "explicit"),
+        (DenySource::Scp, false, "scp"),
+        (DenySource::Boundary, false, "boundary"),
+    ] {
+        let mut plan = existing().deny_source(source);
+        if explicit {
+            plan = plan.deny(&["logs:PutLogEvents"], &["*"]);
+        } else {
+            plan = plan.deny(&["logs:NothingElse"], &["*"]);
+            plan.statements.retain(|s| !s.allow);
+        }
+        let p = start(plan);
+        let (out, v) = p.json(&["--logs-to", "/ecs/logs/sample-test:webapp"]);
+        assert_eq!(out.code, 1, "{out}");
+        assert_eq!(
+            verdict(&v, "logs:PutLogEvents", STREAM_ARN).2.as_deref(),
+            Some(want)
+        );
+    }
+}
+
+#[test]
+fn simulate_gives_exact_verdicts_and_only_describes() {
+    for per_resource in [false, true] {
+        let plan = existing().simulator(Simulator::Evaluate {
+            per_resource,
+            role_arn: peer::ROLE_ARN.into(),
+        });
+        let p = start(plan);
+        let (out, v) = p.json(&["--simulate", "--fluent-bit-config", &seed_config()]);
+        assert_eq!(out.code, 0, "{out}");
+        assert_eq!(
+            p.logs.operations(),
+            ["SimulatePrincipalPolicy", "DescribeLogStreams"]
+        );
+        assert_eq!(
+            verdict(&v, "logs:PutLogEvents", STREAM_ARN),
+            ("allowed".into(), "simulator".into(), None)
+        );
+    }
+    let typo = seed_policy(true)
+        .group(GROUP, &["webapp"])
+        .simulator(Simulator::Evaluate {
+            per_resource: false,
+            role_arn: peer::ROLE_ARN.into(),
+        });
+    let p = start(typo);
+    let (out, v) = p.json(&["--simulate", "--fluent-bit-config", &seed_config()]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(
+        verdict(&v, "logs:CreateLogStream", STREAM_ARN),
+        ("denied".into(), "simulator".into(), Some("implicit".into()))
+    );
+}
+
+#[test]
+fn simulate_refused_falls_back_to_the_probes_once() {
+    for (sim, code) in [
+        (Simulator::Forbidden, "simulate-denied"),
+        (Simulator::NoSuchEntity, "simulate-no-such-role"),
+        (Simulator::Broken, "simulate-failed"),
+    ] {
+        let p = start(existing().simulator(sim));
+        let (out, v) = p.json(&["--simulate", "--fluent-bit-config", &seed_config()]);
+        assert_eq!(out.code, 0, "{out}");
+        assert_eq!(codes(&v, "warnings"), [code]);
+        assert_eq!(
+            p.logs.operations(),
+            [
+                "SimulatePrincipalPolicy",
+                "DescribeLogStreams",
+                "PutLogEvents",
+                "CreateLogStream"
+            ]
+        );
+        assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).1, "probe");
+    }
+}
+
+#[test]
+fn firelens_reads_the_awsfirelens_log_options() {
+    let task = serde_json::json!({
+        "Cluster": "prod", "TaskARN": "arn:aws:ecs:ap-northeast-1:123456789012:task/prod/0f4b2f539a1e4c368d7b2f6c1e0b7a55",
+        "Containers": [
+            {"Name": "webapp", "LogDriver": "awsfirelens", "LogOptions": {"Name": "cloudwatch_logs", "region": "ap-northeast-1", "log_group_name": GROUP, "log_stream_name": "webapp", "auto_create_group": "true"}},
+            {"Name": "log_router", "LogDriver": "awslogs", "LogOptions": {"awslogs-group": "/ecs/logs/sample-test-firelens"}}
+        ]
+    });
+    let logs = Fake::start(existing());
+    let creds = peer::Peer::start(
+        peer::Plan::new()
+            .with_ecs(peer::Ecs::task_role())
+            .with_sts(peer::Sts::default())
+            .with_task_metadata(peer::TASK_METADATA_PREFIX, task.to_string()),
+    );
+    let p = Peers { creds, logs };
+    let uri = p.creds.task_metadata_uri();
+    let mut cmd = p.cmd(&["--format", "json", "--firelens"]);
+    cmd.env("ECS_CONTAINER_METADATA_URI_V4", &uri);
+    let (out, v) = cmd.run_json();
+    crate::schema::assert_schema(&v);
+    assert_documented(&v);
+    p.logs.assert_changed_nothing();
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        v["log_outputs"][0]["from"]
+            .as_str()
+            .unwrap()
+            .contains("container webapp"),
+        "{v}"
+    );
+    assert_eq!(v["log_outputs"][0]["delivery"], "ok");
+}
+
+#[test]
+fn throttling_errors_and_hangs_are_bounded_and_exit_3() {
+    for (fault, code) in [
+        (Fault::Throttle, "logs-throttled"),
+        (Fault::ServerError, "logs-unavailable"),
+        (
+            Fault::Html(403, "<html>blocked by proxy</html>".into()),
+            "logs-bad-response",
+        ),
+    ] {
+        let p = start(existing().fault(Some("PutLogEvents"), fault));
+        let (out, v) = p.json(&["--logs-to", "/ecs/logs/sample-test:webapp"]);
+        let want_exit = if code == "logs-bad-response" { 1 } else { 3 };
+        assert_eq!(out.code, want_exit, "{out}");
+        assert!(codes(&v, "errors").contains(&code.to_string()), "{v}");
+        assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "error");
+        let health = p
+            .cmd(&["health", "--logs-to", "/ecs/logs/sample-test:webapp"])
+            .run();
+        assert_eq!(health.code, 1, "{health}");
+    }
+    let p = start(existing().fault(None, Fault::Hang));
+    let (out, v) = p.json(&[
+        "--logs-to",
+        "/ecs/logs/sample-test:webapp",
+        "--timeout",
+        "300ms",
+        "--deadline",
+        "3s",
+    ]);
+    assert_eq!(out.code, 3, "{out}");
+    assert!(
+        codes(&v, "errors").contains(&"logs-timeout".to_string()),
+        "{v}"
+    );
+    assert!(out.elapsed < Duration::from_secs(5), "{:?}", out.elapsed);
+}
+
+#[test]
+fn requests_are_signed_for_logs_in_the_region_and_carry_the_session_token() {
+    let p = start(existing());
+    let (out, _) = p.json(&["--logs-to", "/ecs/logs/sample-test:webapp"]);
+    assert_eq!(out.code, 0, "{out}");
+    for seen in p.logs.seen() {
+        assert!(
+            seen.authorization.starts_with(&format!(
+                "AWS4-HMAC-SHA256 Credential={}/",
+                support::CANARY_AKID
+            )),
+            "{}",
+            seen.authorization
+        );
+        assert!(
+            seen.authorization
+                .contains("/ap-northeast-1/logs/aws4_request"),
+            "{}",
+            seen.authorization
+        );
+        assert_eq!(seen.security_token.as_deref(), Some(support::CANARY_TOKEN));
+    }
+}
+
+#[test]
+fn the_plugins_endpoint_wins_over_the_environment() {
+    let p = start(existing());
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("out.conf");
+    std::fs::write(&conf, format!("[OUTPUT]\n Name cloudwatch_logs\n region ap-northeast-1\n endpoint {}\n log_group_name {GROUP}\n log_stream_name webapp\n", p.logs.url())).unwrap();
+    let mut cmd = p.cmd(&[
+        "--format",
+        "json",
+        "--fluent-bit-config",
+        &conf.to_string_lossy(),
+    ]);
+    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "http://127.0.0.1:9");
+    let (out, v) = cmd.run_json();
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(v["log_outputs"][0]["delivery"], "ok");
+}
+
+#[test]
+fn bad_probe_flags_are_usage_errors() {
+    let p = start(existing());
+    for args in [
+        vec!["--can", "PutLogEvents"],
+        vec!["--logs-to", ":webapp"],
+        vec!["--plugin", "kinesis", "--logs-to", "g:s"],
+        vec!["--simulate"],
+        vec!["--logs-region", "not a region", "--logs-to", "g:s"],
+    ] {
+        let out = p.cmd(&args).run();
+        assert_eq!(out.code, 2, "{args:?}\n{out}");
+        assert!(out.stderr.contains("hint: "), "{out}");
+    }
+    assert!(p.logs.operations().is_empty());
+}
