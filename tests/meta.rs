@@ -66,9 +66,11 @@ const NOT_RUN: &[(&str, &str)] = &[
 /// Fenced block info strings that hold shell commands.
 const SHELL_FENCES: [&str; 4] = ["sh", "bash", "shell", "console"];
 
-/// Exit codes credcheck documents outside wrapper mode; 2 (usage) is never expected from an
-/// example: it means the example's flags do not parse.
-const DOCUMENTED_NON_USAGE_CODES: [i32; 3] = [0, 1, 3];
+/// Exit codes credcheck documents outside wrapper mode (2 is usage or configuration).
+const DOCUMENTED_CODES: [i32; 4] = [0, 1, 2, 3];
+
+/// The line clap ends a usage error with: an example whose flags do not parse as written.
+const USAGE_ERROR: &str = "For more information, try '--help'";
 
 #[test]
 fn declared_rust_version_covers_every_dependency() {
@@ -131,17 +133,16 @@ fn readme_shell_examples_run_offline() {
     for doc in DOCS {
         for (line, command) in shell_commands(&read(doc)) {
             let place = format!("{doc}:{line}");
-            if program(&command) == "credcheck" {
-                run_example(&place, &command, bin_dir.path());
-                ran += 1;
-                continue;
-            }
-            match NOT_RUN
+            let listed = NOT_RUN
                 .iter()
-                .position(|(prefix, _)| command.starts_with(prefix))
-            {
-                Some(i) => used[i] = true,
-                None => panic!(
+                .position(|(prefix, _)| command.starts_with(prefix));
+            match (listed, program(&command)) {
+                (Some(i), _) => used[i] = true,
+                (None, "credcheck") => {
+                    run_example(&place, &command, bin_dir.path());
+                    ran += 1;
+                }
+                (None, _) => panic!(
                     "{place}: shell example `{command}` can neither run here (it does not start \
                      with `credcheck`) nor is it listed in tests/meta.rs NOT_RUN with a reason"
                 ),
@@ -198,6 +199,10 @@ fn run_example(place: &str, command: &str, bin_dir: &Path) {
         !out.stderr.contains("panicked"),
         "{place}: `{command}` panicked\n{out}"
     );
+    assert!(
+        !out.combined().contains(USAGE_ERROR),
+        "{place}: `{command}` is a usage error as written (a synopsis belongs in NOT_RUN)\n{out}"
+    );
     if args.contains(&"--version") || args.contains(&"-V") {
         out.assert_success();
         assert_eq!(
@@ -224,8 +229,8 @@ fn run_example(place: &str, command: &str, bin_dir: &Path) {
         );
     } else {
         assert!(
-            DOCUMENTED_NON_USAGE_CODES.contains(&out.code),
-            "{place}: `{command}` exited {} (2 means its flags do not parse)\n{out}",
+            DOCUMENTED_CODES.contains(&out.code),
+            "{place}: `{command}` exited {}, not a documented exit code\n{out}",
             out.code
         );
     }
