@@ -538,3 +538,51 @@ fn bad_probe_flags_are_usage_errors() {
     }
     assert!(p.logs.operations().is_empty());
 }
+
+/// docker/log-router-healthcheck.json: its healthCheck command, run against the fakes with the
+/// seed's config in place of /fluent-bit/etc/fluent-bit.conf: healthy, then unhealthy.
+#[test]
+fn the_docker_log_router_health_check_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("docker/log-router-healthcheck.json")).unwrap();
+    let task: Value = serde_json::from_str(&text).unwrap();
+    let router = task["containerDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["firelensConfiguration"].is_object())
+        .expect("a log router");
+    assert_eq!(
+        router["firelensConfiguration"]["options"]["config-file-value"],
+        "/fluent-bit/etc/extra.conf"
+    );
+    let dockerfile = std::fs::read_to_string(root.join("docker/Dockerfile.log-router")).unwrap();
+    assert!(dockerfile.contains("COPY extra.conf /fluent-bit/etc/extra.conf"));
+    let command: Vec<String> = router["healthCheck"]["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            w.as_str()
+                .unwrap()
+                .replace("/fluent-bit/etc/fluent-bit.conf", &seed_config())
+        })
+        .collect();
+    assert_eq!(&command[..3], ["CMD", "/credcheck", "health"]);
+    let args: Vec<&str> = command[2..].iter().map(String::as_str).collect();
+    let ok = start(existing());
+    let out = ok.cmd(&args).run();
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stdout.starts_with("healthy: container-role ") && out.stdout.contains("logs ok 1/1"),
+        "{out}"
+    );
+    let typo = start(seed_policy(true).group(GROUP, &["webapp"]));
+    let out = typo.cmd(&args).run();
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stdout
+            .starts_with("unhealthy: logs:PutLogEvents is denied on "),
+        "{out}"
+    );
+}

@@ -102,6 +102,9 @@ struct Setup {
     /// Files to write in HOME: (relative path, bytes).
     files: Vec<(String, Vec<u8>)>,
     health: bool,
+    /// The CloudWatch Logs / IAM fake (`support::logs`), for the probe's channels; its URL
+    /// replaces `{logs}` in `peer_env`.
+    logs: Option<support::logs::Plan>,
 }
 
 impl Setup {
@@ -332,7 +335,127 @@ fn channels() -> Vec<(&'static str, Apply)> {
         }),
     ]);
     list.extend(peer_channels());
+    list.extend(probe_channels());
     list
+}
+
+/// The permission probe's inputs (issue 14): Fluent Bit config values, its flags' values, the
+/// FireLens log options, and the CloudWatch Logs and IAM simulator answers.
+fn probe_channels() -> Vec<(&'static str, Apply)> {
+    vec![
+        ("fluent-bit log_group_name", |s, v| {
+            fluent_bit(s, b"", b"log_group_name ", v)
+        }),
+        ("fluent-bit log_stream_name", |s, v| {
+            fluent_bit(s, b"", b"log_stream_name ", v)
+        }),
+        ("fluent-bit region", |s, v| {
+            fluent_bit(s, b"", b"region ", v)
+        }),
+        // Into the path of a loopback URL: a host name would be a DNS query off the machine.
+        ("fluent-bit endpoint", |s, v| {
+            fluent_bit(s, b"", b"endpoint http://127.0.0.1:9/", v)
+        }),
+        ("fluent-bit role_arn", |s, v| {
+            fluent_bit(s, b"", b"role_arn ", v)
+        }),
+        ("fluent-bit @SET value", |s, v| {
+            let mut set = b"@SET g=".to_vec();
+            set.extend_from_slice(v);
+            set.push(b'\n');
+            fluent_bit(s, &set, b"log_group_name ${g}", b"")
+        }),
+        ("fluent-bit @INCLUDE path", |s, v| {
+            let mut set = b"@INCLUDE ".to_vec();
+            set.extend_from_slice(v);
+            set.push(b'\n');
+            fluent_bit(s, &set, b"log_group_name g", b"")
+        }),
+        ("arg --can", |s, v| {
+            let mut arg = b"logs:PutLogEvents=".to_vec();
+            arg.extend_from_slice(v);
+            probe_fake(s, support::logs::Plan::default());
+            s.cmd.arg("--can").arg(OsStr::from_bytes(&arg));
+        }),
+        ("arg --logs-to", |s, v| {
+            probe_fake(s, support::logs::Plan::default());
+            s.cmd.arg("--logs-to").arg(OsStr::from_bytes(v));
+        }),
+        ("firelens log_group_name", |s, v| {
+            let task = serde_json::json!({"Cluster": "c", "Containers": [{"Name": lossy(v), "LogDriver": "awsfirelens",
+                "LogOptions": {"Name": "cloudwatch_logs", "region": "ap-northeast-1", "log_group_name": lossy(v), "log_stream_name": lossy(v)}}]});
+            s.plan = std::mem::take(&mut s.plan).with_task_metadata("/v4/meta", task.to_string());
+            probe_fake(s, support::logs::Plan::default());
+            s.cmd.arg("--firelens");
+        }),
+        ("logs AccessDenied message", |s, v| {
+            let plan = support::logs::Plan {
+                caller: lossy(v),
+                ..Default::default()
+            };
+            probe_logs_to(s, plan);
+        }),
+        ("logs error body json", |s, v| {
+            let body = serde_json::json!({"__type": lossy(v), "message": lossy(v)}).to_string();
+            let fault = support::logs::Fault::Raw(
+                400,
+                "application/x-amz-json-1.1".into(),
+                body.into_bytes(),
+            );
+            probe_logs_to(s, support::logs::Plan::default().fault(None, fault));
+        }),
+        ("logs error body html", |s, v| {
+            let fault = support::logs::Fault::Raw(403, "text/html".into(), v.to_vec());
+            probe_logs_to(s, support::logs::Plan::default().fault(None, fault));
+        }),
+        ("logs 200 body", |s, v| {
+            let fault =
+                support::logs::Fault::Raw(200, "application/x-amz-json-1.1".into(), v.to_vec());
+            probe_logs_to(s, support::logs::Plan::default().fault(None, fault));
+        }),
+        ("simulator error body", |s, v| {
+            let plan = support::logs::Plan::default()
+                .simulator(support::logs::Simulator::Raw(403, v.to_vec()));
+            probe_logs_to(s, plan);
+            s.cmd.arg("--simulate");
+        }),
+        ("simulator 200 body", |s, v| {
+            let plan = support::logs::Plan::default()
+                .simulator(support::logs::Simulator::Raw(200, v.to_vec()));
+            probe_logs_to(s, plan);
+            s.cmd.arg("--simulate");
+        }),
+    ]
+}
+
+/// The fake CloudWatch Logs / IAM behind the probe's endpoint variables.
+fn probe_fake(s: &mut Setup, plan: support::logs::Plan) {
+    s.logs = Some(plan);
+    for key in ["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL_IAM"] {
+        s.peer_env.push((key.into(), "{logs}".into()));
+    }
+}
+
+fn probe_logs_to(s: &mut Setup, plan: support::logs::Plan) {
+    probe_fake(s, plan);
+    s.cmd.args(["--logs-to", "/ecs/logs/sample-test:webapp"]);
+}
+
+/// A Fluent Bit config in HOME: `head`, then one cloudwatch_logs [OUTPUT] whose `key` line
+/// carries `v` (the other keys are plain).
+fn fluent_bit(s: &mut Setup, head: &[u8], key: &[u8], v: &[u8]) {
+    let mut text = head.to_vec();
+    text.extend_from_slice(b"[OUTPUT]\n    Name cloudwatch_logs\n    region ap-northeast-1\n    log_group_name /ecs/logs/sample-test\n    log_stream_name webapp\n    auto_create_group true\n    ");
+    text.extend_from_slice(key);
+    text.extend_from_slice(v);
+    text.push(b'\n');
+    s.file("fluent-bit.conf", text);
+    let path = s.home("fluent-bit.conf");
+    probe_fake(
+        s,
+        support::logs::Plan::default().group("/ecs/logs/sample-test", &["webapp"]),
+    );
+    s.cmd.args(["--fluent-bit-config", &path]);
 }
 
 const SSO_START_URL: &str = "https://d-0000000000.awsapps.com/start";
@@ -512,6 +635,7 @@ fn base(format: &str, level: &str, health: bool) -> Setup {
         ],
         files: Vec::new(),
         health,
+        logs: None,
     }
 }
 
@@ -524,8 +648,11 @@ fn run_setup(mut s: Setup) -> Output {
         std::fs::write(&path, bytes).expect("write HOME file");
     }
     let peer = peer::Peer::start(std::mem::take(&mut s.plan));
+    let logs = s.logs.take().map(support::logs::Fake::start);
+    let logs_url = logs.as_ref().map_or_else(String::new, |l| l.url());
     for (key, value) in &s.peer_env {
-        s.cmd.env(key, value.replace("{peer}", &peer.url()));
+        let value = value.replace("{peer}", &peer.url());
+        s.cmd.env(key, value.replace("{logs}", &logs_url));
     }
     if s.health {
         s.cmd.arg("health");

@@ -263,11 +263,12 @@ fn target(s: &Section, plugin: Plugin) -> Result<(Target, Vec<Warning>), Warning
             "check one real group and stream with --logs-to GROUP:STREAM",
         ));
     }
-    let Some(region) = key("region") else {
+    let region = key("region").filter(|r| crate::sdk::ensure_region(r, "region").is_ok());
+    let Some(region) = region else {
         return Err(Warning::new(
             "logs-output-no-region",
-            format!("the {} output at {at} has no region", plugin.name()),
-            "add `region` to the [OUTPUT] section: the plugin needs it",
+            format!("the {} output at {at} has no valid region", plugin.name()),
+            "set `region` in the [OUTPUT] section to a region name such as us-east-1: the plugin needs it",
         ));
     };
     let mut warnings = Vec::new();

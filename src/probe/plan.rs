@@ -237,7 +237,7 @@ impl Call {
 /// What the service said to one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    /// 200. For DescribeLogStreams: whether the stream is listed; for PutLogEvents: whether
+    /// HTTP 200; for DescribeLogStreams, whether the stream is listed; for PutLogEvents, whether
     /// AWS reported the event too old (so stored nothing).
     Ok {
         stream_listed: bool,

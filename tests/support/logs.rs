@@ -63,6 +63,8 @@ pub enum Fault {
     Hang,
     /// A body that is not CloudWatch Logs' (a proxy's HTML page).
     Html(u16, String),
+    /// Any status, content type and body (the sweep's injections).
+    Raw(u16, String, Vec<u8>),
 }
 
 #[derive(Clone, Debug)]
@@ -76,6 +78,8 @@ pub enum Simulator {
     NoSuchEntity,
     /// moto's behaviour: HTTP 500.
     Broken,
+    /// Any status and body (the sweep's injections).
+    Raw(u16, Vec<u8>),
 }
 
 #[derive(Clone, Debug)]
@@ -320,6 +324,9 @@ fn serve(shared: &Shared, stream: TcpStream) {
             "The server failed to fulfill the request. Please try again.",
         ),
         Some(Fault::Html(status, text)) => (status, "text/html".into(), text.into_bytes()),
+        Some(Fault::Raw(status, content_type, body)) => {
+            (status, content_type.replace('|', " "), body)
+        }
         None if target.is_none() => simulate(&plan, &body_text),
         None => logs(shared, &plan, &operation, &body_text),
     };
@@ -484,6 +491,7 @@ fn simulate(plan: &Plan, body: &str) -> Reply {
         Simulator::Forbidden => return xml_error(403, "AccessDenied", &format!("User: {} is not authorized to perform: iam:SimulatePrincipalPolicy on resource: {role}", plan.caller)),
         Simulator::NoSuchEntity => return xml_error(404, "NoSuchEntity", "The role with name credcheck-task-role cannot be found."),
         Simulator::Broken => return (500, "text/html".into(), b"<!doctype html><title>500 Internal Server Error</title>".to_vec()),
+        Simulator::Raw(status, body) => return (*status, "text/xml".into(), body.clone()),
         Simulator::Evaluate { per_resource, role_arn } => (*per_resource, role_arn.clone()),
     };
     if role != want_role {
