@@ -586,3 +586,355 @@ fn the_docker_log_router_health_check_runs() {
         "{out}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// moto with IAM enforced: the signer, action-level allow and deny with assumed-role keys,
+// existence errors and the too-old event against a second implementation; and its gaps,
+// each pinned by a test that fails if moto changes (then move the case to moto).
+// ---------------------------------------------------------------------------------------
+
+/// Actions moto lets through before it enforces IAM: CreateRole, PutRolePolicy,
+/// CreateLogGroup, CreateLogStream, AssumeRole.
+const MOTO_SETUP_ACTIONS: &str = "5";
+
+/// A moto server of this test's own (the shared one in `support::moto` runs without IAM, and
+/// other tests rely on that); killed, by its own handle, when dropped.
+struct AuthMoto {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for AuthMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn auth_moto() -> Option<AuthMoto> {
+    use std::io::BufRead;
+    let server = support::moto::venv_dir().join("bin/moto_server");
+    if !server.exists() {
+        assert!(!support::in_ci(), "moto is required in CI");
+        support::skip(
+            &support::current_test(),
+            "no moto_server in the venv (scripts/test makes it)",
+        );
+        return None;
+    }
+    let mut child = std::process::Command::new(server)
+        .args(["-H", "127.0.0.1", "-p", "0"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", std::env::temp_dir())
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", MOTO_SETUP_ACTIONS)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("moto_server starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(port) = line.split("http://127.0.0.1:").nth(1) {
+                let port: String = port.chars().take_while(char::is_ascii_digit).collect();
+                let _ = tx.send(port);
+            }
+        }
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("moto prints its port");
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    Some(AuthMoto { child, addr })
+}
+
+/// Temporary credentials moto issued, and the role they belong to.
+struct MotoRole {
+    akid: String,
+    secret: String,
+    token: String,
+    role_arn: String,
+}
+
+impl AuthMoto {
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A request signed with aws-sigv4 (the same signer credcheck uses), for the raw pins and
+    /// the set-up (moto only reads the key id of those).
+    fn post(
+        &self,
+        creds: (&str, &str, Option<&str>),
+        service: &str,
+        target: Option<&str>,
+        body: &str,
+    ) -> peer::HttpResponse {
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        let identity = aws_credential_types::Credentials::new(
+            creds.0,
+            creds.1,
+            creds.2.map(str::to_string),
+            None,
+            "test",
+        )
+        .into();
+        let region = if service == "logs" {
+            fake::REGION
+        } else {
+            "us-east-1"
+        };
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name(service)
+            .time(std::time::SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let content_type = match target {
+            Some(_) => "application/x-amz-json-1.1",
+            None => "application/x-www-form-urlencoded; charset=utf-8",
+        };
+        let mut headers = vec![("content-type", content_type.to_string())];
+        if let Some(t) = target {
+            headers.push(("x-amz-target", t.to_string()));
+        }
+        let url = format!("{}/", self.url());
+        let signable = SignableRequest::new(
+            "POST",
+            url.as_str(),
+            headers.iter().map(|(k, v)| (*k, v.as_str())),
+            SignableBody::Bytes(body.as_bytes()),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let signed: Vec<(String, String)> = instructions
+            .headers()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut all: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        all.extend(signed.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        peer::http_request(self.addr, "POST", "/", &all, body.as_bytes()).expect("moto answers")
+    }
+
+    /// The five set-up actions: the role with `policy`, the seed's group and stream, AssumeRole.
+    fn setup(&self, policy: &Value) -> MotoRole {
+        let admin = ("AKIAMOTOADMIN0000001", "x", None);
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
+        let form = |pairs: &[(&str, &str)]| peer::form_body(pairs);
+        let r = self.post(
+            admin,
+            "iam",
+            None,
+            &form(&[
+                ("Action", "CreateRole"),
+                ("Version", "2010-05-08"),
+                ("RoleName", "sample-test-task"),
+                ("AssumeRolePolicyDocument", trust),
+            ]),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let doc = policy.to_string();
+        let r = self.post(
+            admin,
+            "iam",
+            None,
+            &form(&[
+                ("Action", "PutRolePolicy"),
+                ("Version", "2010-05-08"),
+                ("RoleName", "sample-test-task"),
+                ("PolicyName", "SentCloudWatchLogsPolicy"),
+                ("PolicyDocument", &doc),
+            ]),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = self.post(
+            admin,
+            "logs",
+            Some("Logs_20140328.CreateLogGroup"),
+            &serde_json::json!({"logGroupName": GROUP}).to_string(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = self.post(
+            admin,
+            "logs",
+            Some("Logs_20140328.CreateLogStream"),
+            &serde_json::json!({"logGroupName": GROUP, "logStreamName": "webapp"}).to_string(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let role_arn = "arn:aws:iam::123456789012:role/sample-test-task";
+        let r = self.post(
+            admin,
+            "sts",
+            None,
+            &form(&[
+                ("Action", "AssumeRole"),
+                ("Version", "2011-06-15"),
+                ("RoleArn", role_arn),
+                ("RoleSessionName", "webapp-task"),
+            ]),
+        );
+        let xml = r.text();
+        assert_eq!(r.status, 200, "{xml}");
+        let field = |t: &str| peer::xml_value(&xml, t).unwrap().to_string();
+        MotoRole {
+            akid: field("AccessKeyId"),
+            secret: field("SecretAccessKey"),
+            token: field("SessionToken"),
+            role_arn: role_arn.into(),
+        }
+    }
+}
+
+fn seed_policy_json(resource: &str) -> Value {
+    let mut policy: Value =
+        serde_json::from_str(&std::fs::read_to_string(seed_dir().join("policy.json")).unwrap())
+            .unwrap();
+    if resource != "seed" {
+        policy["Statement"][0]["Resource"] = Value::from(resource);
+    }
+    policy
+}
+
+/// credcheck with moto's credentials served by the container fake, against moto.
+fn credcheck_on_moto(moto: &AuthMoto, role: &MotoRole, args: &[&str]) -> (Output, Value) {
+    let mut ecs = peer::Ecs::task_role();
+    ecs.access_key_id = role.akid.clone();
+    ecs.secret_access_key = role.secret.clone();
+    ecs.token = role.token.clone();
+    ecs.role_arn = Some(role.role_arn.clone());
+    let creds = peer::Peer::start(peer::Plan::new().with_ecs(ecs));
+    let mut cmd = support::cmd();
+    cmd.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", creds.ecs_url())
+        .env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", moto.url())
+        .env("AWS_ENDPOINT_URL_IAM", moto.url())
+        .env("AWS_REGION", fake::REGION)
+        .args(["--format", "json", "--no-sts"])
+        .args(args);
+    let (out, v) = cmd.run_json();
+    support::assert_no_strings(&out, &[&role.secret, &role.token]);
+    crate::schema::assert_schema(&v);
+    assert_documented(&v);
+    (out, v)
+}
+
+#[test]
+fn moto_signed_probe_allows_with_resource_star() {
+    let Some(moto) = auth_moto() else { return };
+    let role = moto.setup(&seed_policy_json("*"));
+    let (out, v) = credcheck_on_moto(&moto, &role, &["--fluent-bit-config", &seed_config()]);
+    assert_eq!(out.code, 0, "{out}");
+    // moto verified the SigV4 signature and the session token, and answered the too-old event.
+    assert_eq!(
+        verdict(&v, "logs:PutLogEvents", STREAM_ARN),
+        ("allowed".into(), "probe".into(), None)
+    );
+    assert_eq!(verdict(&v, "logs:CreateLogStream", STREAM_ARN).0, "allowed");
+    assert_eq!(v["log_outputs"][0]["delivery"], "ok");
+    let (out, v) = credcheck_on_moto(&moto, &role, &["--logs-to", "/ecs/logs/missing:webapp"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(v["log_outputs"][0]["group_exists"], false);
+}
+
+#[test]
+fn moto_denies_an_action_the_policy_lacks() {
+    let Some(moto) = auth_moto() else { return };
+    let mut policy = seed_policy_json("*");
+    policy["Statement"][0]["Action"] =
+        serde_json::json!(["logs:DescribeLogStreams", "logs:CreateLogStream"]);
+    let role = moto.setup(&policy);
+    let (out, v) = credcheck_on_moto(&moto, &role, &["--fluent-bit-config", &seed_config()]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "denied");
+    assert_eq!(verdict(&v, "logs:CreateLogStream", STREAM_ARN).0, "allowed");
+}
+
+/// moto gap 1: it never evaluates the Resource of a logs policy, so the seed's exact policy is
+/// denied on the right group too (AWS allows it; tests/support/logs.rs evaluates Resources).
+#[test]
+fn moto_gap_logs_resources_are_not_evaluated() {
+    let Some(moto) = auth_moto() else { return };
+    let role = moto.setup(&seed_policy_json("seed"));
+    let (out, v) = credcheck_on_moto(&moto, &role, &["--logs-to", "/ecs/logs/sample-test:webapp"]);
+    assert_eq!(
+        out.code, 1,
+        "moto now allows the seed's policy: move the seed scenario to moto\n{out}"
+    );
+    assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "denied");
+}
+
+/// moto gap 2: its AccessDenied is a 403 XML ErrorResponse served as text/html, with no
+/// `because` tail (AWS: 400 JSON `AccessDeniedException`); credcheck still reads it as a
+/// denial, reason `unstated`.
+#[test]
+fn moto_gap_access_denied_is_403_xml_as_html() {
+    let Some(moto) = auth_moto() else { return };
+    let role = moto.setup(&seed_policy_json("seed"));
+    let put = serde_json::json!({"logGroupName": GROUP, "logStreamName": "webapp", "logEvents": [{"timestamp": 0, "message": "x"}]});
+    let r = moto.post(
+        (&role.akid, &role.secret, Some(&role.token)),
+        "logs",
+        Some("Logs_20140328.PutLogEvents"),
+        &put.to_string(),
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        r.header("content-type")
+            .unwrap_or("")
+            .starts_with("text/html"),
+        "{:?}",
+        r.headers
+    );
+    assert!(
+        r.text().contains("<Code>AccessDenied</Code>") && !r.text().contains("because"),
+        "{}",
+        r.text()
+    );
+    let (_, v) = credcheck_on_moto(&moto, &role, &["--logs-to", "/ecs/logs/sample-test:webapp"]);
+    assert_eq!(
+        verdict(&v, "logs:PutLogEvents", STREAM_ARN).2.as_deref(),
+        Some("unstated")
+    );
+}
+
+/// moto gap 3: SimulatePrincipalPolicy answers HTTP 500 (AWS: EvaluationResults XML); credcheck
+/// says so once (simulate-failed) and falls back to the probes.
+#[test]
+fn moto_gap_simulator_answers_500() {
+    let Some(moto) = auth_moto() else { return };
+    let mut policy = seed_policy_json("*");
+    policy["Statement"][0]["Action"] = serde_json::json!(["logs:*", "iam:SimulatePrincipalPolicy"]);
+    let role = moto.setup(&policy);
+    let form = peer::form_body(&[
+        ("Action", "SimulatePrincipalPolicy"),
+        ("Version", "2010-05-08"),
+        ("PolicySourceArn", &role.role_arn),
+        ("ActionNames.member.1", "logs:PutLogEvents"),
+    ]);
+    let r = moto.post(
+        (&role.akid, &role.secret, Some(&role.token)),
+        "iam",
+        None,
+        &form,
+    );
+    assert_eq!(
+        r.status,
+        500,
+        "moto's simulator now answers: use it in the --simulate tests\n{}",
+        r.text()
+    );
+    let (out, v) = credcheck_on_moto(
+        &moto,
+        &role,
+        &["--simulate", "--logs-to", "/ecs/logs/sample-test:webapp"],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(codes(&v, "warnings"), ["simulate-failed"]);
+    assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).1, "probe");
+}

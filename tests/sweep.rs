@@ -772,7 +772,9 @@ fn hostile_sweep_channels_by_injections() {
     parallel(jobs, |(ci, name, injection, format, level)| {
         let health = ci % 5 == 0 && level == "off";
         let mut setup = base(format, level, health);
-        let is_env = name.starts_with("env ") || name.starts_with("path ");
+        // Arguments share the 128 KiB cap of one environment string.
+        let is_env =
+            name.starts_with("env ") || name.starts_with("path ") || name.starts_with("arg ");
         (channels[ci].1)(&mut setup, &injection.bytes(is_env));
         let what = format!("[{name} × {injection:?} × {format} × RUST_LOG={level}]");
         let out = run_setup(setup);
