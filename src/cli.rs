@@ -67,6 +67,15 @@ pub struct HealthArgs {
     /// Also confirm the credentials with STS GetCallerIdentity.
     #[arg(long, env = "CREDCHECK_STS", value_parser = FalseyValueParser::new())]
     pub sts: bool,
+
+    /// --logs-to: reuse the logs verdict this long (plus up to 20 % jitter); 0s refreshes it
+    /// on every run with one PutLogEvents.
+    #[arg(long, value_name = "DURATION", value_parser = crate::verdict_cache::parse_every, default_value = "10m")]
+    pub probe_every: Duration,
+
+    /// Where the logs verdict is kept (default: $XDG_RUNTIME_DIR/credcheck, else /tmp/credcheck).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Flags shared by the report, the wrapper and the health check.
@@ -118,7 +127,9 @@ pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
 }
 
 /// Options that take a value: the word after one is its value, never a subcommand.
-const VALUE_FLAGS: [&str; 12] = [
+const VALUE_FLAGS: [&str; 14] = [
+    "--probe-every",
+    "--state-dir",
     "--can",
     "--logs-to",
     "--logs-region",

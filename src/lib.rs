@@ -16,6 +16,7 @@ pub mod health;
 pub mod http;
 pub mod jwt;
 pub mod log;
+pub mod logs_health;
 pub mod notes;
 pub mod output;
 pub mod probe;
@@ -129,6 +130,7 @@ pub fn finish(settings: &Settings, report: &report::Report) -> i32 {
         }
         Mode::Health { min_ttl } => {
             let (line, code) = health::verdict(report, *min_ttl);
+            let line = line + &logs_health::health_clause(&report.warnings, &report.notes);
             match settings.format {
                 cli::Format::Text => output::line(Stream::Stdout, &line),
                 cli::Format::Json => output::json(Stream::Stdout, report),

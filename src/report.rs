@@ -227,6 +227,7 @@ impl Report {
         self.permissions = findings.permissions;
         self.log_outputs = findings.outputs;
         self.warnings.extend(findings.warnings);
+        self.notes.extend(findings.notes);
         self.errors.extend(findings.errors);
         self.decide();
     }

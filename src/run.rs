@@ -180,7 +180,8 @@ fn probe_needs_sts(settings: &Settings, walk: &Walk) -> bool {
                 .as_deref()
                 .is_some_and(|a| a.split(':').nth(4).is_some_and(|x| !x.is_empty()))
     });
-    settings.probe.is_active() && !named
+    // The cached health check must not add an STS call per run (issue 16).
+    settings.probe.is_active() && !named && !crate::logs_health::applies(settings)
 }
 
 /// The permission probe, with the winner's credentials (`probe`).
@@ -232,6 +233,13 @@ async fn probe(
         client: &client,
         metadata,
     };
+    if crate::logs_health::applies(settings) {
+        let role = report.role_arn.clone();
+        let role = role.or_else(|| report.identity.as_ref().map(|i| i.arn.clone()));
+        let role = role.unwrap_or_else(|| "unknown".into());
+        let who = crate::logs_health::Who { subject, role };
+        return crate::logs_health::run(settings, &ctx, who).await;
+    }
     crate::probe::run(&settings.probe, &ctx, subject).await
 }
 

@@ -37,12 +37,19 @@ pub struct Settings {
     pub compare: bool,
     /// The permission probe (`--can`, `--logs-to`, …); inactive unless asked.
     pub probe: crate::probe::Request,
+    /// Health: how long a logs verdict is reused, and where it is kept (`verdict_cache`).
+    pub probe_every: Duration,
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Settings {
     pub fn from_cli(cli: Cli) -> Result<Settings, Error> {
+        let mut cache = (crate::verdict_cache::DEFAULT_EVERY, None);
         let (mode, common, sts) = match cli.command {
-            Some(Command::Health(h)) => (Mode::Health { min_ttl: h.min_ttl }, h.common, h.sts),
+            Some(Command::Health(h)) => {
+                cache = (h.probe_every, h.state_dir);
+                (Mode::Health { min_ttl: h.min_ttl }, h.common, h.sts)
+            }
             None if !cli.cmd.is_empty() => (
                 Mode::Wrap {
                     cmd: cli.cmd,
@@ -69,6 +76,8 @@ impl Settings {
             pid: common.pid,
             compare: !cli.no_compare,
             probe: crate::probe::Request::from_args(common.probe)?,
+            probe_every: cache.0,
+            state_dir: cache.1,
             mode,
         };
         settings.ensure_valid()?;

@@ -268,8 +268,11 @@ pub fn state_dir(flag: Option<&Path>, env: &Env) -> PathBuf {
 pub enum Distrust {
     /// The directory cannot be written (read-only filesystem, no permission).
     ReadOnly(PathBuf),
-    /// The directory or the file is not safe to trust; the text says why.
-    Unsafe(String),
+    /// The directory is not safe to trust (another user's, writable by others, not a
+    /// directory): nothing is read from it or written to it.
+    Dir(String),
+    /// The file is not safe to trust; a fresh verdict replaces it.
+    File(String),
 }
 
 impl fmt::Display for Distrust {
@@ -280,7 +283,8 @@ impl fmt::Display for Distrust {
                 "state dir {} is not writable: probing on every run (mount a tmpfs or a volume there, or pass --state-dir)",
                 dir.display()
             ),
-            Distrust::Unsafe(why) => write!(f, "{why}: not trusted, probing on every run"),
+            Distrust::Dir(why) => write!(f, "{why}: not trusted, probing on every run"),
+            Distrust::File(why) => write!(f, "{why}: not trusted, probed again"),
         }
     }
 }
@@ -299,8 +303,12 @@ pub fn euid() -> Option<u32> {
 }
 
 fn unsafe_owner(what: &str, path: &Path, meta: &std::fs::Metadata, uid: u32) -> Option<Distrust> {
+    let distrust = |why: String| match what {
+        "state dir" => Distrust::Dir(why),
+        _ => Distrust::File(why),
+    };
     if meta.uid() != uid {
-        return Some(Distrust::Unsafe(format!(
+        return Some(distrust(format!(
             "{what} {} belongs to uid {}, not to credcheck's uid {uid}",
             path.display(),
             meta.uid()
@@ -313,7 +321,7 @@ fn unsafe_owner(what: &str, path: &Path, meta: &std::fs::Metadata, uid: u32) -> 
     };
     let want = if what == "state dir" { "0700" } else { "0600" };
     loose.then(|| {
-        Distrust::Unsafe(format!(
+        distrust(format!(
             "{what} {} has mode {mode:04o}, not {want}",
             path.display()
         ))
@@ -327,7 +335,7 @@ pub fn load(dir: &Path, key: &Key, uid: u32, now: SystemTime, every: Duration) -
     };
     if !dmeta.is_dir() {
         let why = format!("state dir {} is not a directory", dir.display());
-        return Loaded::Distrusted(Distrust::Unsafe(why));
+        return Loaded::Distrusted(Distrust::Dir(why));
     }
     if let Some(d) = unsafe_owner("state dir", dir, &dmeta, uid) {
         return Loaded::Distrusted(d);
@@ -338,14 +346,14 @@ pub fn load(dir: &Path, key: &Key, uid: u32, now: SystemTime, every: Duration) -
     };
     if fmeta.file_type().is_symlink() {
         let why = format!("state file {} is a symbolic link", path.display());
-        return Loaded::Distrusted(Distrust::Unsafe(why));
+        return Loaded::Distrusted(Distrust::File(why));
     }
     if let Some(d) = unsafe_owner("state file", &path, &fmeta, uid) {
         return Loaded::Distrusted(d);
     }
     match crate::file::read(&path, STATE_CAP) {
         Ok(bytes) => parse(&path, &bytes, key, now, every),
-        Err(e) => Loaded::Distrusted(Distrust::Unsafe(format!(
+        Err(e) => Loaded::Distrusted(Distrust::File(format!(
             "state file {} cannot be read: {e}",
             path.display()
         ))),
@@ -354,7 +362,7 @@ pub fn load(dir: &Path, key: &Key, uid: u32, now: SystemTime, every: Duration) -
 
 fn parse(path: &Path, bytes: &[u8], key: &Key, now: SystemTime, every: Duration) -> Loaded {
     let corrupt = |why: &str| {
-        Loaded::Distrusted(Distrust::Unsafe(format!(
+        Loaded::Distrusted(Distrust::File(format!(
             "state file {} is corrupt ({why})",
             path.display()
         )))
@@ -391,7 +399,7 @@ fn is_plausible(e: &Entry, now: SystemTime, every: Duration) -> bool {
 pub fn save(dir: &Path, entry: &Entry) -> Result<(), Distrust> {
     let read_only = |e: std::io::Error| match e.raw_os_error() {
         Some(13 | 30 | 1) => Distrust::ReadOnly(dir.to_path_buf()),
-        _ => Distrust::Unsafe(format!(
+        _ => Distrust::Dir(format!(
             "state dir {} cannot be written: {e}",
             dir.display()
         )),

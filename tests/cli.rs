@@ -3,6 +3,7 @@
 //! scenarios and the secret sweep), `schema` (the JSON report's schema), `e2e` (tests that
 //! need more than one run: wrapper, health, netns, chroot, moto).
 
+mod cache;
 mod conformance;
 mod e2e;
 mod logs;

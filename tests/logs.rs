@@ -54,6 +54,9 @@ fn seed_policy(typo: bool) -> fake::Plan {
 struct Peers {
     creds: peer::Peer,
     logs: Fake,
+    /// Each test's own XDG_RUNTIME_DIR: health's cached logs verdict (issue 16) never
+    /// carries over from another test.
+    state: tempfile::TempDir,
 }
 
 fn start(plan: fake::Plan) -> Peers {
@@ -64,6 +67,7 @@ fn start(plan: fake::Plan) -> Peers {
                 .with_sts(peer::Sts::default()),
         ),
         logs: Fake::start(plan),
+        state: tempfile::tempdir().expect("state dir"),
     }
 }
 
@@ -75,6 +79,7 @@ impl Peers {
             .env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", self.logs.url())
             .env("AWS_ENDPOINT_URL_IAM", self.logs.url())
             .env("AWS_REGION", fake::REGION)
+            .env("XDG_RUNTIME_DIR", self.state.path())
             .args(args)
             .timeout(Duration::from_secs(30));
         cmd
@@ -423,7 +428,7 @@ fn firelens_reads_the_awsfirelens_log_options() {
             .with_sts(peer::Sts::default())
             .with_task_metadata(peer::TASK_METADATA_PREFIX, task.to_string()),
     );
-    let p = Peers { creds, logs };
+    let p = Peers { creds, logs, state: tempfile::tempdir().expect("state dir") };
     let uri = p.creds.task_metadata_uri();
     let mut cmd = p.cmd(&["--format", "json", "--firelens"]);
     cmd.env("ECS_CONTAINER_METADATA_URI_V4", &uri);

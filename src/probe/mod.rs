@@ -168,6 +168,8 @@ pub struct Subject<'a> {
 /// What the probe found: the report's `permissions` and `log_outputs`, and its codes.
 #[derive(Debug, Default)]
 pub struct Findings {
+    /// Notes for the report (`logs_health`: the age of a cached verdict).
+    pub notes: Vec<crate::notes::Note>,
     pub permissions: Vec<Permission>,
     pub outputs: Vec<LogOutput>,
     pub warnings: Vec<Warning>,

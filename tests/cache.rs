@@ -1,0 +1,276 @@
+//! `credcheck health --logs-to` with the cached verdict (issue 16), end to end: the built
+//! binary against the ECS credentials fake (`support::peer`) and the CloudWatch Logs fake
+//! (`support::logs`), on loopback. Time passes by ageing the state file (its timestamps move
+//! back), never by sleeping. Each test has its own `--state-dir`.
+
+use crate::support::logs::{self as fake, Fake, Fault};
+use crate::support::{self, peer, Output};
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const GROUP: &str = "/ecs/logs/sample-test";
+const TARGET: &str = "/ecs/logs/sample-test:webapp";
+const COVERING: &str = "arn:aws:logs:ap-northeast-1:123456789012:log-group:/ecs/logs/sample-test:*";
+const TYPO: &str = "arn:aws:logs:ap-northeast-1:123456789012:log-group:/ecs/logs/sample-tset:*";
+
+fn allowed(resource: &str) -> fake::Plan {
+    fake::Plan::default()
+        .allow(&["logs:*"], &[resource])
+        .group(GROUP, &["webapp"])
+}
+
+struct Rig {
+    creds: peer::Peer,
+    state: tempfile::TempDir,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        Rig {
+            creds: peer::Peer::start(
+                peer::Plan::new()
+                    .with_ecs(peer::Ecs::task_role())
+                    .with_sts(peer::Sts::default()),
+            ),
+            state: tempfile::tempdir().expect("state dir"),
+        }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.state.path().join("credcheck")
+    }
+
+    fn args(&self, extra: &[&str]) -> Vec<String> {
+        let dir = self.dir().to_string_lossy().into_owned();
+        let mut args: Vec<String> = ["health", "--logs-to", TARGET, "--state-dir", &dir]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
+    }
+
+    /// `program` with the peers' environment (credcheck itself, or a wrapper of it).
+    fn with_env(&self, mut cmd: support::TestCmd, logs: &Fake) -> support::TestCmd {
+        cmd.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", self.creds.ecs_url())
+            .env("AWS_ENDPOINT_URL_STS", self.creds.url())
+            .env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", logs.url())
+            .env("AWS_REGION", fake::REGION)
+            .timeout(Duration::from_secs(30));
+        cmd
+    }
+
+    fn cmd(&self, logs: &Fake, extra: &[&str]) -> support::TestCmd {
+        let mut cmd = self.with_env(support::cmd(), logs);
+        cmd.args(self.args(extra));
+        cmd
+    }
+
+    /// One health run; the fake is cleared first, so its operations are this run's.
+    fn health(&self, logs: &Fake, extra: &[&str]) -> (Output, Vec<String>) {
+        logs.clear();
+        let out = self.cmd(logs, extra).run();
+        logs.assert_changed_nothing();
+        (out, logs.operations())
+    }
+
+    fn state_file(&self) -> PathBuf {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir())
+            .expect("state dir")
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "one state file: {files:?}");
+        files.remove(0)
+    }
+
+    /// Moves the stored times `secs` into the past: as if that long had passed.
+    fn age(&self, secs: u64) {
+        let path = self.state_file();
+        let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        for field in ["probed_at_ms", "checked_at_ms", "due_at_ms"] {
+            v[field] = (v[field].as_u64().unwrap() - secs * 1000).into();
+        }
+        std::fs::write(&path, v.to_string()).unwrap();
+    }
+}
+
+fn healthy(out: &Output) {
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.starts_with("healthy: "), "{out}");
+}
+
+#[test]
+fn a_second_run_within_probe_every_sends_nothing_to_the_logs_endpoint() {
+    let rig = Rig::new();
+    let logs = Fake::start(allowed(COVERING));
+    let (first, ops) = rig.health(&logs, &[]);
+    healthy(&first);
+    assert_eq!(
+        ops,
+        ["PutLogEvents"],
+        "the health probe is the too-old PutLogEvents alone"
+    );
+    assert!(first.stdout.contains("logs ok 1/1"), "{first}");
+    let (second, ops) = rig.health(&logs, &[]);
+    healthy(&second);
+    assert_eq!(ops, Vec::<String>::new(), "{second}");
+    assert!(second.stdout.contains("logs verdict from "), "{second}");
+    let mode = std::fs::metadata(rig.state_file())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(rig.dir()).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+}
+
+#[test]
+fn probe_every_zero_refreshes_with_exactly_one_put_log_events() {
+    let rig = Rig::new();
+    let logs = Fake::start(allowed(COVERING));
+    healthy(&rig.health(&logs, &["--probe-every", "0s"]).0);
+    let (out, ops) = rig.health(&logs, &["--probe-every", "0s"]);
+    healthy(&out);
+    assert_eq!(ops, ["PutLogEvents"], "{out}");
+}
+
+#[test]
+fn a_policy_change_is_seen_after_the_interval_and_not_before() {
+    let rig = Rig::new();
+    let ok = Fake::start(allowed(COVERING));
+    healthy(&rig.health(&ok, &[]).0);
+    let typo = Fake::start(allowed(TYPO));
+    let (out, ops) = rig.health(&typo, &[]);
+    healthy(&out);
+    assert!(ops.is_empty(), "within --probe-every: {ops:?}");
+    // 10 minutes + the largest jitter (2 min) later, the refresh sees the denial.
+    rig.age(12 * 60 + 1);
+    let (out, ops) = rig.health(&typo, &[]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stdout
+            .starts_with("unhealthy: logs:PutLogEvents is denied on arn:aws:logs:"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("[logs-delivery-denied]"), "{out}");
+    assert_eq!(
+        ops,
+        ["PutLogEvents"],
+        "one call: the refresh's answer is the verdict"
+    );
+    // The denial is now the stored verdict, reused without a call.
+    let (again, ops) = rig.health(&typo, &[]);
+    assert_eq!(again.code, 1, "{again}");
+    assert!(ops.is_empty(), "{ops:?}");
+}
+
+#[test]
+fn throttling_keeps_the_last_verdict_and_is_never_retried() {
+    let rig = Rig::new();
+    let ok = Fake::start(allowed(COVERING));
+    healthy(&rig.health(&ok, &[]).0);
+    rig.age(13 * 60);
+    let throttling = Fake::start(allowed(COVERING).fault(Some("PutLogEvents"), Fault::Throttle));
+    let (out, ops) = rig.health(&throttling, &[]);
+    healthy(&out);
+    assert!(out.stdout.contains("unknown (throttled)"), "{out}");
+    assert_eq!(ops, ["PutLogEvents"], "sent once, never retried: {out}");
+    let (out, ops) = rig.health(&throttling, &[]);
+    healthy(&out);
+    assert!(
+        ops.is_empty(),
+        "the next try waits a whole interval: {ops:?}"
+    );
+}
+
+#[test]
+fn a_corrupt_state_file_is_not_trusted_and_is_replaced() {
+    let rig = Rig::new();
+    let logs = Fake::start(allowed(COVERING));
+    healthy(&rig.health(&logs, &[]).0);
+    std::fs::write(rig.state_file(), b"{\"version\":1,\"verdict\":").unwrap();
+    let (out, ops) = rig.health(&logs, &[]);
+    healthy(&out);
+    assert!(out.stdout.contains("is corrupt"), "{out}");
+    assert_eq!(out.stdout.lines().count(), 1, "{out}");
+    assert_eq!(ops, ["PutLogEvents"]);
+    let (out, ops) = rig.health(&logs, &[]);
+    assert!(ops.is_empty() && !out.stdout.contains("corrupt"), "{out}");
+}
+
+#[test]
+fn a_state_file_of_another_user_is_not_trusted() {
+    let rig = Rig::new();
+    let logs = Fake::start(allowed(COVERING));
+    healthy(&rig.health(&logs, &[]).0);
+    let file = rig.state_file();
+    std::os::unix::fs::chown(&file, Some(65534), Some(65534)).unwrap();
+    let (out, ops) = rig.health(&logs, &[]);
+    healthy(&out);
+    assert!(out.stdout.contains("belongs to uid 65534"), "{out}");
+    assert_eq!(ops, ["PutLogEvents"]);
+    // A state dir open to others is refused as a whole: nothing read, nothing written.
+    std::fs::set_permissions(rig.dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (out, ops) = rig.health(&logs, &[]);
+    assert!(out.stdout.contains("has mode 0777, not 0700"), "{out}");
+    assert_eq!(ops, ["PutLogEvents"]);
+}
+
+/// A read-only state dir (a read-only root filesystem): a tmpfs mounted read-only over it in
+/// a mount namespace of the run's own (`unshare -m`, root), so nothing outside changes.
+#[test]
+fn a_read_only_state_dir_is_said_once_and_every_run_probes() {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        support::skip(
+            &support::current_test(),
+            "a read-only mount needs root (unshare -m)",
+        );
+        return;
+    }
+    let rig = Rig::new();
+    std::fs::create_dir(rig.dir()).unwrap();
+    std::fs::set_permissions(rig.dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let logs = Fake::start(allowed(COVERING));
+    let script = "mount -t tmpfs -o ro,mode=0700 none \"$0\" && exec \"$@\"";
+    for _ in 0..2 {
+        logs.clear();
+        let mut cmd = rig.with_env(support::TestCmd::new("/usr/bin/unshare"), &logs);
+        cmd.args(["-m", "sh", "-c", script])
+            .arg(rig.dir())
+            .arg(env!("CARGO_BIN_EXE_credcheck"))
+            .args(rig.args(&[]));
+        let out = cmd.run();
+        healthy(&out);
+        assert_eq!(
+            out.stdout
+                .matches("is not writable: probing on every run")
+                .count(),
+            1,
+            "{out}"
+        );
+        assert!(out.stdout.contains("tmpfs"), "{out}");
+        assert_eq!(logs.operations(), ["PutLogEvents"], "{out}");
+    }
+    assert_eq!(std::fs::read_dir(rig.dir()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_denied_first_probe_names_the_action_and_the_arn() {
+    let rig = Rig::new();
+    let logs = Fake::start(allowed(TYPO));
+    let (out, ops) = rig.health(&logs, &[]);
+    assert_eq!(out.code, 1, "{out}");
+    let arn = format!("{}:log-stream:webapp", COVERING.trim_end_matches(":*"));
+    assert!(
+        out.stdout.starts_with(&format!(
+            "unhealthy: logs:PutLogEvents is denied on {arn} (implicit)"
+        )),
+        "{out}"
+    );
+    assert_eq!(ops, ["PutLogEvents"]);
+}
