@@ -494,6 +494,7 @@ pub fn sdk_fs(env: &Env) -> aws_types::os_shim_internal::Fs {
 pub fn ensure_profile_evaluable(env: &Env, profiles: &Profiles) -> Option<Error> {
     env.root()?;
     let what = match profiles.source_type()? {
+        SourceType::AssumeRole => return ensure_same_sts_endpoint(env),
         SourceType::Sso => "SSO (its token cache is read from credcheck's HOME)",
         SourceType::CustomProcess => {
             "credential_process (it would run in credcheck's container, not the app's)"
@@ -509,6 +510,35 @@ pub fn ensure_profile_evaluable(env: &Env, profiles: &Profiles) -> Option<Error>
         },
     };
     Some(unsupported(profiles, what))
+}
+
+/// What aws-config's STS client (web identity, assume-role) reads to pick its endpoint.
+const STS_ENDPOINT_VARS: [&str; 3] = [
+    crate::sdk::ENDPOINT_URL_STS,
+    crate::sdk::ENDPOINT_URL,
+    crate::sdk::IGNORE_ENDPOINT_URLS,
+];
+
+/// Under `--pid`, aws-config's own STS calls (AssumeRoleWithWebIdentity, AssumeRole) take
+/// their endpoint from credcheck's real environment, which `ProviderConfig` does not let a
+/// caller replace: when it differs from the process's, the call would go elsewhere than the
+/// app's (possibly to AWS itself), so it is not made.
+pub fn ensure_same_sts_endpoint(env: &Env) -> Option<Error> {
+    env.root()?;
+    let real = aws_types::os_shim_internal::Env::real();
+    let differing: Vec<&str> = STS_ENDPOINT_VARS
+        .into_iter()
+        .filter(|v| env.get(v) != real.get(v).ok().as_deref())
+        .collect();
+    if differing.is_empty() {
+        return None;
+    }
+    let names = differing.join(", ");
+    Some(Error::config(
+        "pid-sts-endpoint-differs",
+        format!("{names} differ between the process and credcheck: aws-config would send this source's STS call to credcheck's endpoint, not the app's, so it was not made"),
+        format!("run credcheck with the app's {names} (or unset them on both sides), or inside the app's container"),
+    ))
 }
 
 fn unsupported(profiles: &Profiles, what: &str) -> Error {

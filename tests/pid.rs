@@ -211,6 +211,82 @@ fn pid_reads_the_childs_profile_through_its_root() {
     assert!(differs.contains("HOME differs"), "{differs}");
 }
 
+/// IRSA under `--pid`: the token file exists only in the child's mount namespace; credcheck's
+/// check and aws-config's provider both read it through `/proc/PID/root`, and moto's STS
+/// accepts it (the child's `AWS_ENDPOINT_URL_STS`).
+#[test]
+fn pid_web_identity_token_through_its_root() {
+    let Some(m) = crate::support::moto::moto() else {
+        support::skip(
+            &support::current_test(),
+            "no .venv with moto (run scripts/test)",
+        );
+        return;
+    };
+    let role_arn = m.create_role("irsa-pid-role");
+    let home = tempfile::tempdir().expect("tempdir");
+    let home_dir = home.path().to_str().unwrap().to_string();
+    let token_path = format!("{home_dir}/token");
+    let sts = m.url();
+    let script = "mount -t tmpfs tmpfs \"$HOME\" && printf '%s' \"$T\" > \"$HOME/token\" && \
+                  unset T && echo ready && exec sleep 300";
+    let env = [
+        ("PATH", "/usr/bin:/bin"),
+        ("HOME", home_dir.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", token_path.as_str()),
+        ("AWS_ROLE_ARN", role_arn.as_str()),
+        ("AWS_ROLE_SESSION_NAME", "irsa"),
+        ("AWS_ENDPOINT_URL_STS", sts.as_str()),
+        ("T", CANARY_WEB_IDENTITY),
+    ];
+    let unshare = [
+        "--mount",
+        "--propagation",
+        "private",
+        "/bin/sh",
+        "-c",
+        script,
+    ];
+    let app = App::start("/usr/bin/unshare", &unshare, &env);
+    assert!(
+        !Path::new(&token_path).exists(),
+        "only the child sees the token"
+    );
+    let pid = app.pid().to_string();
+    let (out, report) = shell()
+        .args([
+            "--pid",
+            &pid,
+            "--format",
+            "json",
+            "--expect-role",
+            "irsa-pid-role",
+        ])
+        .env("AWS_ENDPOINT_URL_STS", &sts)
+        .run_json();
+    out.assert_success();
+    assert_eq!(
+        report["source"], "assume-role-with-web-identity",
+        "{report:#}"
+    );
+    assert_eq!(
+        report["identity"]["role_name"], "irsa-pid-role",
+        "{report:#}"
+    );
+    // aws-config's STS client reads credcheck's own endpoint variables: without the app's,
+    // the call is not made (it would leave for AWS).
+    let (out, report) = shell().args(["--pid", &pid, "--format", "json"]).run_json();
+    out.assert_code(2);
+    assert_eq!(
+        error_code(&report),
+        "pid-sts-endpoint-differs",
+        "{report:#}"
+    );
+    assert_eq!(report["providers"][2]["status"], "error", "{report:#}");
+}
+
 /// `--pid PID` where PID is an init: the report is the app's, its child.
 #[test]
 fn pid_of_an_init_means_its_child() {

@@ -121,6 +121,12 @@ pub fn describe(role: &str, token: &TokenFile) -> String {
 }
 
 pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
+    if let Some(error) = crate::process::ensure_same_sts_endpoint(ctx.env) {
+        return Outcome::Failed {
+            error,
+            http_status: None,
+        };
+    }
     let mut builder = WebIdentityTokenCredentialsProvider::builder()
         .configure(&ctx.sdk.provider_config(&ctx.budget));
     if let Some(conf) = for_other_process(ctx.env) {
