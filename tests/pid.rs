@@ -287,6 +287,37 @@ fn pid_web_identity_token_through_its_root() {
     assert_eq!(report["providers"][2]["status"], "error", "{report:#}");
 }
 
+/// A profile with `credential_process` in the child's HOME: aws-config would run the command in
+/// credcheck's container, so `--pid` says it cannot evaluate it (and runs nothing).
+#[test]
+fn pid_profile_with_credential_process_is_not_evaluated() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let home_dir = home.path().to_str().unwrap().to_string();
+    let marker = home.path().join("ran");
+    let script = "mkdir \"$HOME/.aws\" && printf '[profile app]\\ncredential_process = /bin/touch %s\\n' \"$M\" > \"$HOME/.aws/config\" && \
+                  echo ready && exec sleep 300";
+    let marker_str = marker.to_str().unwrap();
+    let env = [
+        ("PATH", "/usr/bin:/bin"),
+        ("HOME", home_dir.as_str()),
+        ("AWS_PROFILE", "app"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("M", marker_str),
+    ];
+    let app = App::start("/bin/sh", &["-c", script], &env);
+    let pid = app.pid().to_string();
+    let (out, report) = shell()
+        .args(["--pid", &pid, "--no-sts", "--format", "json"])
+        .run_json();
+    out.assert_code(2);
+    assert_eq!(error_code(&report), "pid-source-unsupported", "{report:#}");
+    assert_eq!(
+        report["providers"][1]["type"], "custom-process",
+        "{report:#}"
+    );
+    assert!(!marker.exists(), "the command was not run");
+}
+
 /// `--pid PID` where PID is an init: the report is the app's, its child.
 #[test]
 fn pid_of_an_init_means_its_child() {
