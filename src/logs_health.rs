@@ -1,17 +1,20 @@
-//! `credcheck health --logs-to GROUP:STREAM` at fleet scale (issue 16): the logs verdict is
+//! `credcheck health --logs-to GROUP:STREAM` or `--fluent-bit-config PATH` at fleet scale
+//! (issue 16): the logs verdict is
 //! cached per key in the state dir (`verdict_cache` decides when), and the health check sends
 //! CloudWatch Logs at most one call per refresh, the too-old PutLogEvents: the exact action on
 //! the exact stream, which both plugins call on every flush. DescribeLogStreams, Create* and
 //! the simulator are never sent on that path, since their quotas (5 and 50 TPS per account)
 //! cannot carry a fleet's health checks (README, "Scale"). Only an answer that proves neither
-//! allowed nor denied (a missing group or stream, a failure) runs the full probe, to explain.
+//! allowed nor denied (a missing group or stream, a failure) runs the full probe, to explain
+//! (for a config's output: with its region, plugin and auto_create_group, and the endpoint of
+//! the environment rather than the output's own).
 //! Reads (through `Env`): `XDG_RUNTIME_DIR`; the endpoint variables through `probe::aws`.
 
 use crate::error::Error;
 use crate::notes::Note;
-use crate::probe::plan::{self, Answer, Call, Plugin};
+use crate::probe::plan::{self, Answer, Call, Plugin, Target};
 use crate::probe::verdict::{Basis, Delivery, LogOutput, Permission, Verdict};
-use crate::probe::{self, aws, logs, Ctx, Findings, Subject};
+use crate::probe::{self, aws, fluentbit, logs, Ctx, Findings, Request, Subject};
 use crate::settings::Settings;
 use crate::verdict_cache::{self as cache, AfterRefresh, Distrust, Entry, Key, Loaded, Step};
 use crate::warning::Warning;
@@ -25,14 +28,14 @@ pub const UNTRUSTED: &str = "logs-state-untrusted";
 pub const READ_ONLY: &str = "logs-state-read-only";
 const OK_TOO_OLD: &str = "ok too-old";
 
-/// Whether the cached path applies: health mode with only `--logs-to GROUP:STREAM` targets.
+/// Whether the cached path applies: health mode with `--logs-to GROUP:STREAM` or
+/// `--fluent-bit-config` targets only (not `--can`, `--firelens` or `--simulate`).
 pub fn applies(settings: &Settings) -> bool {
     let r = &settings.probe;
     settings.is_health()
-        && !r.logs_to.is_empty()
+        && (!r.logs_to.is_empty() || !r.configs.is_empty())
         && r.logs_to.iter().all(|(_, stream)| !stream.is_empty())
         && r.can.is_empty()
-        && r.configs.is_empty()
         && !r.firelens
         && !r.simulate
 }
@@ -58,41 +61,72 @@ pub async fn run(settings: &Settings, ctx: &Ctx<'_>, who: Who<'_>) -> Findings {
         every: settings.probe_every,
     };
     let mut f = Findings::default();
-    for (group, stream) in &settings.probe.logs_to {
-        one(settings, ctx, &who, &state, (group, stream), &mut f).await;
+    for t in targets(&settings.probe, ctx, &who, &mut f) {
+        one(ctx, &who, &state, &t, &mut f).await;
     }
     f
 }
 
-fn plugin(settings: &Settings) -> Plugin {
-    settings.probe.plugin.unwrap_or(Plugin::CloudwatchLogs)
+/// The destinations: `--logs-to` (in the run's region unless `--logs-region`), then every
+/// CloudWatch output of each config, with the config's warnings.
+fn targets(req: &Request, ctx: &Ctx<'_>, who: &Who<'_>, f: &mut Findings) -> Vec<Target> {
+    let mut out = Vec::new();
+    let region = req
+        .logs_region
+        .clone()
+        .or_else(|| who.subject.region.clone());
+    for (group, stream) in &req.logs_to {
+        let Some(region) = region.clone() else {
+            f.errors.push(Error::config(
+                "logs-no-region",
+                format!("--logs-to {group} needs a region, and none is configured"),
+                "pass --logs-region, or set AWS_REGION",
+            ));
+            continue;
+        };
+        out.push(Target {
+            from: "--logs-to".into(),
+            plugin: req.plugin.unwrap_or(Plugin::CloudwatchLogs),
+            region,
+            endpoint: None,
+            group: group.clone(),
+            stream: stream.clone(),
+            auto_create_group: req.auto_create_group,
+            retention_days: 0,
+            tags: false,
+        });
+    }
+    for path in &req.configs {
+        match fluentbit::outputs(ctx.env, path) {
+            Ok(sections) => {
+                let (found, warnings) = fluentbit::targets(&sections);
+                f.warnings.extend(warnings);
+                out.extend(found);
+            }
+            Err(e) => f.errors.push(e),
+        }
+    }
+    out
 }
 
-async fn one(
-    settings: &Settings,
-    ctx: &Ctx<'_>,
-    who: &Who<'_>,
-    state: &State,
-    (group, stream): (&str, &str),
-    f: &mut Findings,
-) {
-    let region = settings.probe.logs_region.clone();
-    let Some(region) = region.or_else(|| who.subject.region.clone()) else {
-        return full(settings, ctx, who, group, stream, f).await;
-    };
-    let key = Key {
+fn key(who: &Who<'_>, t: &Target) -> Key {
+    Key {
         role: who.role.clone(),
-        region,
-        group: group.into(),
-        stream: stream.into(),
-        plugin: plugin(settings).name().into(),
-    };
+        region: t.region.clone(),
+        group: t.group.clone(),
+        stream: t.stream.clone(),
+        plugin: t.plugin.name().into(),
+    }
+}
+
+async fn one(ctx: &Ctx<'_>, who: &Who<'_>, state: &State, t: &Target, f: &mut Findings) {
+    let key = key(who, t);
     let now = ctx.env.now();
     let (prev, dir_ok) = load(state, &key, now, f);
     let entry = match cache::next_step(prev.as_ref(), now) {
         Step::Reuse => prev.clone(),
-        Step::Refresh => refresh(settings, ctx, who, state, &key, prev.as_ref(), f).await,
-        Step::Probe => fresh(settings, ctx, who, state, &key, prev.as_ref(), None, f).await,
+        Step::Refresh => refresh(ctx, who, state, t, prev.as_ref(), f).await,
+        Step::Probe => fresh(ctx, who, state, t, prev.as_ref(), None, f).await,
     };
     let Some(entry) = entry else { return };
     if prev.as_ref() == Some(&entry) {
@@ -106,9 +140,9 @@ async fn one(
     if !f
         .outputs
         .iter()
-        .any(|o| o.group == group && o.stream == stream)
+        .any(|o| o.group == t.group && o.stream == t.stream)
     {
-        rebuild(settings, who, &entry, f);
+        rebuild(t, who, &entry, f);
     }
 }
 
@@ -144,16 +178,16 @@ fn save(state: &State, entry: &Entry, f: &mut Findings) {
     }
 }
 
-async fn put(ctx: &Ctx<'_>, who: &Who<'_>, key: &Key) -> Option<(Answer, Option<Error>)> {
-    let endpoint = aws::logs_endpoint(ctx.env, &key.region, None).ok()?;
+async fn put(ctx: &Ctx<'_>, who: &Who<'_>, t: &Target) -> Option<(Answer, Option<Error>)> {
+    let endpoint = aws::logs_endpoint(ctx.env, &t.region, t.endpoint.as_deref()).ok()?;
     let site = logs::Site {
         client: ctx.client,
         creds: who.subject.creds,
         endpoint: &endpoint,
         budget: ctx.budget,
         now: ctx.env.now(),
-        group: &key.group,
-        stream: &key.stream,
+        group: &t.group,
+        stream: &t.stream,
     };
     Some(logs::call(&site, Call::PutTooOld).await)
 }
@@ -172,17 +206,16 @@ fn fingerprint(answer: &Answer) -> cache::Answer {
 }
 
 async fn refresh(
-    settings: &Settings,
     ctx: &Ctx<'_>,
     who: &Who<'_>,
     state: &State,
-    key: &Key,
+    t: &Target,
     prev: Option<&Entry>,
     f: &mut Findings,
 ) -> Option<Entry> {
     let prev_entry = prev?;
-    let Some(answer) = put(ctx, who, key).await else {
-        return fresh(settings, ctx, who, state, key, prev, None, f).await;
+    let Some(answer) = put(ctx, who, t).await else {
+        return fresh(ctx, who, state, t, prev, None, f).await;
     };
     match cache::after_refresh(
         prev_entry,
@@ -196,7 +229,7 @@ async fn refresh(
             }
             Some(*kept)
         }
-        AfterRefresh::Probe => fresh(settings, ctx, who, state, key, prev, Some(answer), f).await,
+        AfterRefresh::Probe => fresh(ctx, who, state, t, prev, Some(answer), f).await,
     }
 }
 
@@ -212,20 +245,18 @@ fn throttled(f: &mut Findings) {
 }
 
 /// A verdict from a PutLogEvents answer (`known`: the refresh's, so it is not sent twice).
-#[allow(clippy::too_many_arguments)]
 async fn fresh(
-    settings: &Settings,
     ctx: &Ctx<'_>,
     who: &Who<'_>,
     state: &State,
-    key: &Key,
+    t: &Target,
     prev: Option<&Entry>,
     known: Option<(Answer, Option<Error>)>,
     f: &mut Findings,
 ) -> Option<Entry> {
     let answer = match known {
         Some(a) => Some(a),
-        None => put(ctx, who, key).await,
+        None => put(ctx, who, t).await,
     };
     let now = ctx.env.now();
     let verdict = match &answer {
@@ -247,13 +278,13 @@ async fn fresh(
             }
         },
         _ => {
-            full(settings, ctx, who, &key.group, &key.stream, f).await;
+            full(ctx, who, t, f).await;
             summary(f)
         }
     };
     let put = answer.as_ref().map(|(a, _)| fingerprint(a));
     Some(cache::after_probe(
-        key,
+        &key(who, t),
         prev,
         verdict,
         put.as_ref(),
@@ -270,16 +301,14 @@ fn ok_verdict() -> cache::Verdict {
 }
 
 /// The full probe (issue 14) for one target, when PutLogEvents alone did not decide.
-async fn full(
-    settings: &Settings,
-    ctx: &Ctx<'_>,
-    who: &Who<'_>,
-    group: &str,
-    stream: &str,
-    f: &mut Findings,
-) {
-    let mut req = settings.probe.clone();
-    req.logs_to = vec![(group.to_string(), stream.to_string())];
+async fn full(ctx: &Ctx<'_>, who: &Who<'_>, t: &Target, f: &mut Findings) {
+    let req = Request {
+        logs_to: vec![(t.group.clone(), t.stream.clone())],
+        logs_region: Some(t.region.clone()),
+        plugin: Some(t.plugin),
+        auto_create_group: t.auto_create_group,
+        ..Request::default()
+    };
     let subject = Subject {
         creds: who.subject.creds,
         account: who.subject.account.clone(),
@@ -327,7 +356,7 @@ fn known_code(code: &str) -> &'static str {
 }
 
 /// The report's findings for a stored (or just made) entry.
-fn rebuild(settings: &Settings, who: &Who<'_>, e: &Entry, f: &mut Findings) {
+fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
     let account = who.subject.account.as_deref().unwrap_or("ACCOUNT");
     let arn = plan::stream_arn(&e.key.region, account, &e.key.group, &e.key.stream);
     let denied = e
@@ -344,8 +373,8 @@ fn rebuild(settings: &Settings, who: &Who<'_>, e: &Entry, f: &mut Findings) {
         let p = put_permission(&arn, denied);
         if p.verdict == Verdict::Denied {
             let tail = format!(
-                "so the {} output at --logs-to cannot deliver to {}",
-                e.key.plugin, e.key.group
+                "so the {} output at {} cannot deliver to {}",
+                e.key.plugin, t.from, e.key.group
             );
             f.errors
                 .push(probe::denied_error("logs-delivery-denied", &p, &tail));
@@ -363,8 +392,8 @@ fn rebuild(settings: &Settings, who: &Who<'_>, e: &Entry, f: &mut Findings) {
         }
     }
     f.outputs.push(LogOutput {
-        from: "--logs-to".into(),
-        plugin: plugin(settings).name().into(),
+        from: t.from.clone(),
+        plugin: t.plugin.name().into(),
         region: e.key.region.clone(),
         group: e.key.group.clone(),
         stream: e.key.stream.clone(),

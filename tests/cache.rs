@@ -274,3 +274,33 @@ fn a_denied_first_probe_names_the_action_and_the_arn() {
     );
     assert_eq!(ops, ["PutLogEvents"]);
 }
+
+/// The log router's own health check (`docker/log-router-healthcheck.json`) reads the Fluent
+/// Bit config: its outputs get the same cached verdict.
+#[test]
+fn the_fluent_bit_config_health_check_is_cached_too() {
+    let rig = Rig::new();
+    let logs = Fake::start(allowed(COVERING));
+    let config =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/firelens/fluent-bit.conf");
+    let dir = rig.dir();
+    let run = || {
+        logs.clear();
+        let mut cmd = rig.with_env(support::cmd(), &logs);
+        cmd.args(["health", "--fluent-bit-config"])
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(&dir);
+        let out = cmd.run();
+        logs.assert_changed_nothing();
+        (out, logs.operations())
+    };
+    let (first, ops) = run();
+    healthy(&first);
+    assert!(first.stdout.contains("logs ok 1/1"), "{first}");
+    assert_eq!(ops, ["PutLogEvents"], "{first}");
+    let (second, ops) = run();
+    healthy(&second);
+    assert!(ops.is_empty(), "{second}");
+    assert!(second.stdout.contains("logs verdict from "), "{second}");
+}
