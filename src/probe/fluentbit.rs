@@ -390,7 +390,10 @@ mod tests {
         assert!(outputs(&env(&[]), &y).unwrap_err().message.contains("YAML"));
         let missing = outputs(&env(&[]), &dir.path().join("none.conf")).unwrap_err();
         assert!(
-            missing.message.contains("no such file"),
+            missing
+                .message
+                .to_ascii_lowercase()
+                .contains("no such file"),
             "{}",
             missing.message
         );
