@@ -428,7 +428,11 @@ fn firelens_reads_the_awsfirelens_log_options() {
             .with_sts(peer::Sts::default())
             .with_task_metadata(peer::TASK_METADATA_PREFIX, task.to_string()),
     );
-    let p = Peers { creds, logs, state: tempfile::tempdir().expect("state dir") };
+    let p = Peers {
+        creds,
+        logs,
+        state: tempfile::tempdir().expect("state dir"),
+    };
     let uri = p.creds.task_metadata_uri();
     let mut cmd = p.cmd(&["--format", "json", "--firelens"]);
     cmd.env("ECS_CONTAINER_METADATA_URI_V4", &uri);
