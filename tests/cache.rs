@@ -304,3 +304,33 @@ fn the_fluent_bit_config_health_check_is_cached_too() {
     assert!(ops.is_empty(), "{second}");
     assert!(second.stdout.contains("logs verdict from "), "{second}");
 }
+
+/// The state file holds verdicts, keys and timestamps: a secret quoted back by the endpoint
+/// (here the session token, in an error body) is stored scrubbed, like any output.
+#[test]
+fn the_state_file_never_holds_a_secret() {
+    let rig = Rig::new();
+    let body = serde_json::json!({
+        "__type": "SomethingOdd",
+        "message": format!("token {} secret {}", peer::CANARY_TOKEN, peer::CANARY_SECRET),
+    })
+    .to_string();
+    let fault = Fault::Raw(400, "application/x-amz-json-1.1".into(), body.into_bytes());
+    let logs = Fake::start(allowed(COVERING).fault(None, fault));
+    let (out, _) = rig.health(&logs, &[]);
+    assert_eq!(out.code, 1, "{out}");
+    let text = std::fs::read_to_string(rig.state_file()).unwrap();
+    assert!(
+        text.contains("logs-bad-response"),
+        "the verdict is stored: {text}"
+    );
+    for needle in [peer::CANARY_TOKEN, peer::CANARY_SECRET] {
+        for window in needle.as_bytes().windows(8) {
+            let window = std::str::from_utf8(window).unwrap();
+            assert!(
+                !text.contains(window),
+                "{window:?} in the state file: {text}"
+            );
+        }
+    }
+}

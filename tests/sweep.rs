@@ -419,6 +419,18 @@ fn probe_channels() -> Vec<(&'static str, Apply)> {
             probe_logs_to(s, plan);
             s.cmd.arg("--simulate");
         }),
+        // Health keeps its logs verdict in a state file (issue 16): the file is checked like
+        // the output (`run_setup`), here with the foreign text the stored line quotes.
+        ("health state file (logs error body)", |s, v| {
+            s.health = true;
+            let body = serde_json::json!({"__type": lossy(v), "message": lossy(v)}).to_string();
+            let fault = support::logs::Fault::Raw(
+                400,
+                "application/x-amz-json-1.1".into(),
+                body.into_bytes(),
+            );
+            probe_logs_to(s, support::logs::Plan::default().fault(None, fault));
+        }),
         ("simulator 200 body", |s, v| {
             let plan = support::logs::Plan::default()
                 .simulator(support::logs::Simulator::Raw(200, v.to_vec()));
@@ -625,7 +637,7 @@ fn base(format: &str, level: &str, health: bool) -> Setup {
         peer_env: vec![
             (
                 "AWS_CONTAINER_CREDENTIALS_FULL_URI".into(),
-                "{peer}/v2/credentials/0f4b2f53-9a1e-4c36".into(),
+                format!("{{peer}}{}", peer::ECS_PATH),
             ),
             ("AWS_ENDPOINT_URL_STS".into(), "{peer}".into()),
             (
@@ -638,6 +650,9 @@ fn base(format: &str, level: &str, health: bool) -> Setup {
         logs: None,
     }
 }
+
+/// State files checked (`run_setup`): the sweep fails if it never saw one.
+static STATE_FILES: AtomicUsize = AtomicUsize::new(0);
 
 fn run_setup(mut s: Setup) -> Output {
     for (rel, bytes) in &s.files {
@@ -657,8 +672,25 @@ fn run_setup(mut s: Setup) -> Output {
     if s.health {
         s.cmd.arg("health");
     }
+    let state = s.cmd.home_path("run");
+    s.cmd.env("XDG_RUNTIME_DIR", &state);
     s.cmd.allow_secrets();
-    s.cmd.run()
+    let mut out = s.cmd.run();
+    // The health check's state files (issue 16) are an output too: the promise is checked on
+    // them with stderr (they are JSON, so escaped, and must never hold a secret).
+    for entry in std::fs::read_dir(state.join("credcheck"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        STATE_FILES.fetch_add(1, Ordering::Relaxed);
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        out.stderr.push_str(&format!(
+            "\n--- state file {}\n{text}",
+            entry.path().display()
+        ));
+    }
+    out
 }
 
 /// The output, cut short enough to read in a failure.
@@ -783,8 +815,13 @@ fn hostile_sweep_channels_by_injections() {
         runs.fetch_add(1, Ordering::Relaxed);
     });
     let (slowest, which) = worst.0.into_inner().unwrap();
+    let state_files = STATE_FILES.load(Ordering::Relaxed);
+    assert!(
+        state_files > 0,
+        "no health state file was written, so none was checked"
+    );
     say!(
-        "hostile sweep: {} channels × {} injections × {} formats × {} log levels = {total} runs, {} passed; slowest {slowest:?} {which} (deadline {DEADLINE:?})",
+        "hostile sweep: {} channels × {} injections × {} formats × {} log levels = {total} runs, {} passed, {state_files} health state files checked; slowest {slowest:?} {which} (deadline {DEADLINE:?})",
         channels.len(),
         INJECTIONS.len(),
         FORMATS.len(),
