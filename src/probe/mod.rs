@@ -612,7 +612,7 @@ fn output(t: &Target, existence: Existence, perms: &[Permission], f: &mut Findin
 
 fn can_outcome(p: &Permission, f: &mut Findings) {
     if p.verdict.is_denied() {
-        f.error(denied_error("action-denied", p, "(--can)"));
+        f.error(denied_error("action-denied", p, "as --can asked"));
     }
 }
 
