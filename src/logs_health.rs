@@ -1,6 +1,5 @@
 //! `credcheck health --logs-to GROUP:STREAM` or `--fluent-bit-config PATH` at fleet scale
-//! (issue 16): the logs verdict is
-//! cached per key in the state dir (`verdict_cache` decides when), and the health check sends
+//! (issue 16): the logs verdict is cached per key in the state dir (`verdict_cache` decides when), and the health check sends
 //! CloudWatch Logs at most one call per refresh, the too-old PutLogEvents: the exact action on
 //! the exact stream, which both plugins call on every flush. DescribeLogStreams, Create* and
 //! the simulator are never sent on that path, since their quotas (5 and 50 TPS per account)
@@ -40,7 +39,8 @@ pub fn applies(settings: &Settings) -> bool {
         && !r.simulate
 }
 
-/// Who the probe runs as, owned, so a full probe can be built again for one target.
+/// Who the probe runs as (a full probe is built again from it for one target), and the role
+/// the state is keyed by.
 pub struct Who<'a> {
     pub subject: Subject<'a>,
     /// The key's role: the role ARN, else the caller ARN, else `unknown`.
@@ -53,7 +53,7 @@ struct State {
     every: Duration,
 }
 
-/// Runs the cached logs check for every `--logs-to` target.
+/// Runs the cached logs check for every `--logs-to` target and every config output.
 pub async fn run(settings: &Settings, ctx: &Ctx<'_>, who: Who<'_>) -> Findings {
     let state = State {
         dir: cache::state_dir(settings.state_dir.as_deref(), ctx.env),
@@ -100,6 +100,9 @@ fn targets(req: &Request, ctx: &Ctx<'_>, who: &Who<'_>, f: &mut Findings) -> Vec
         match fluentbit::outputs(ctx.env, path) {
             Ok(sections) => {
                 let (found, warnings) = fluentbit::targets(&sections);
+                if found.is_empty() && warnings.is_empty() {
+                    f.warnings.push(Warning::new("logs-no-cloudwatch-output", format!("{} has no CloudWatch Logs output (Name cloudwatch_logs or cloudwatch)", path.display()), "nothing was probed for it; check that this is the configuration the log router runs"));
+                }
                 f.warnings.extend(warnings);
                 out.extend(found);
             }
