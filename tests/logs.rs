@@ -947,3 +947,16 @@ fn moto_gap_simulator_answers_500() {
     assert_eq!(codes(&v, "warnings"), ["simulate-failed"]);
     assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).1, "probe");
 }
+
+/// The promise's last guard: a PutLogEvents answer that does not reject the 15-day-old event
+/// is reported (the event may have been stored), never passed over.
+#[test]
+fn an_accepted_probe_event_is_reported() {
+    let accepted =
+        br#"{"nextSequenceToken":"49039859613988223640138291739842364817698543223847364"}"#;
+    let fault = Fault::Raw(200, "application/x-amz-json-1.1".into(), accepted.to_vec());
+    let p = start(existing().fault(Some("PutLogEvents"), fault));
+    let (out, v) = p.json(&["--logs-to", "/ecs/logs/sample-test:webapp"]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(codes(&v, "errors"), ["logs-probe-event-stored"]);
+}

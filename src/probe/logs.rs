@@ -121,7 +121,14 @@ fn message(body: &Value) -> &str {
 fn read(call: Call, stream: &str, answer: &Fetched) -> (Answer, Option<Error>) {
     let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
     if answer.status == 200 {
-        return (ok(call, stream, &body), None);
+        let answer = ok(call, stream, &body);
+        let stored = call == Call::PutTooOld
+            && answer
+                == (Answer::Ok {
+                    stream_listed: false,
+                    too_old: false,
+                });
+        return (answer, stored.then(event_stored));
     }
     let code = error_code(&body).unwrap_or("");
     // An XML AccessDenied with 403 (a proxy's or moto's dialect) is still a refusal.
@@ -155,6 +162,15 @@ fn ok(call: Call, stream: &str, body: &Value) -> Answer {
         stream_listed: call == Call::Describe && listed,
         too_old,
     }
+}
+
+/// PutLogEvents answered 200 without rejecting the 15-day-old event: it may have been stored.
+fn event_stored() -> Error {
+    Error::problem(
+        "logs-probe-event-stored",
+        "CloudWatch Logs accepted the probe's PutLogEvents event without reporting it too old (no tooOldLogEventEndIndex): one event, saying it is a credcheck probe, may have been stored",
+        "check the local clock (the event is dated 15 days before it) and that the endpoint is CloudWatch Logs",
+    )
 }
 
 fn throttled(call: Call) -> (Answer, Option<Error>) {
