@@ -55,8 +55,11 @@ impl App {
     }
 
     /// `sh -c 'echo ready; exec sleep 300'` with `env`: the environment is final at `ready`.
+    /// Returns once the shell has become `sleep` (its `comm`, which the report shows).
     fn sleeping(env: &[(&str, &str)]) -> App {
-        App::start("/bin/sh", &["-c", "echo ready; exec sleep 300"], env)
+        let app = App::start("/bin/sh", &["-c", "echo ready; exec sleep 300"], env);
+        wait_for_comm(app.pid(), "sleep");
+        app
     }
 
     fn pid(&self) -> u32 {
@@ -500,6 +503,13 @@ fn pid_zero_and_pid_with_a_command_are_usage_errors() {
     assert!(out.combined().contains("[pid-with-command]"), "{out}");
 }
 
+/// The exec after `ready` has happened: the process's `comm` is `name`.
+fn wait_for_comm(pid: u32, name: &str) {
+    wait_until(WAIT, || {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == name)
+    });
+}
+
 fn state(pid: u32) -> Option<char> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -583,6 +593,7 @@ fn in_a_container_the_report_is_compared_with_pid_1() {
         &["/bin/sh", "-c", "echo ready; exec sleep 300"],
         &keys_env(),
     );
+    wait_for_comm(ns.pid1().parse().expect("a PID"), "sleep");
     let out = ns
         .credcheck()
         .args(["--no-sts", "--format", "json", "--timeout", "1s"])
