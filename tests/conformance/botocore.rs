@@ -142,11 +142,11 @@ const CONFIG_SSO: (&str, &str) = (
 /// The cache file's name is the SHA-1 of the start URL, as both SDKs compute it.
 const SSO_CACHE: (&str, &str) = (
     ".aws/sso/cache/e8be5486177c5b5392bd9aa76563515b29358e6e.json",
-    r#"{"accessToken":"sso-access-token-value","expiresAt":"2099-01-01T00:00:00Z","startUrl":"https://example.awsapps.com/start","region":"us-east-1"}"#,
+    r#"{"accessToken":"Sa7kT2wQ9mX4vL8sR3nZ","expiresAt":"2099-01-01T00:00:00Z","startUrl":"https://example.awsapps.com/start","region":"us-east-1"}"#,
 );
 const PROCESS_SCRIPT: (&str, &str) = (
     "bin/creds",
-    "#!/bin/sh\necho '{\"Version\":1,\"AccessKeyId\":\"ASIAEXAMPLEKEYS0PROC\",\"SecretAccessKey\":\"proc-secret-value\",\"SessionToken\":\"proc-session-value\"}'\n",
+    "#!/bin/sh\necho '{\"Version\":1,\"AccessKeyId\":\"ASIAEXAMPLEKEYS0PROC\",\"SecretAccessKey\":\"Pr7xK2mQ9vL4sT8wZ3nB\",\"SessionToken\":\"Ps3kW8nM2xQ7vR4tL9zC\"}'\n",
 );
 const FAILING_SCRIPT: (&str, &str) = (
     "bin/creds",
@@ -157,7 +157,7 @@ const JWT: (&str, &str) = (
     "token/jwt",
     "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJodHRwczovL29pZGMuZXhhbXBsZSIsInN1YiI6InN5c3RlbTpzZXJ2aWNlYWNjb3VudDpkZWZhdWx0OmFwcCIsImF1ZCI6WyJzdHMuYW1hem9uYXdzLmNvbSJdLCJleHAiOjQxMDI0NDQ4MDB9.c2lnbmF0dXJl",
 );
-const POD_TOKEN: (&str, &str) = ("token/pod", "pod-identity-token-value");
+const POD_TOKEN: (&str, &str) = ("token/pod", "Pd5tK9wQ3mX7vL2sR8nZ");
 
 const fn case(
     name: &'static str,
@@ -181,7 +181,7 @@ const CASES: &[Case] = &[
         &[
             ENV_KEYS[0],
             ENV_KEYS[1],
-            ("AWS_SESSION_TOKEN", "env-session-token-value"),
+            ("AWS_SESSION_TOKEN", "Es4kW9nQ2mX7vL3tR8sZ"),
         ],
         &[],
         Expect::Same("env"),
@@ -323,7 +323,7 @@ const CASES: &[Case] = &[
         "container_full_uri_with_token",
         &[
             FULL_URI,
-            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-token-value"),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Ck2tW7nQ4mX9vL3sR8zB"),
         ],
         &[],
         Expect::Same("container-role"),
@@ -341,7 +341,7 @@ const CASES: &[Case] = &[
         "container_token_and_token_file",
         &[
             FULL_URI,
-            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "container-token-value"),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Ck2tW7nQ4mX9vL3sR8zB"),
             ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "{home}/token/pod"),
         ],
         &[POD_TOKEN],
@@ -532,17 +532,17 @@ impl Drop for Moto {
 fn fake_peer() -> Replay {
     let expiration = "2099-01-01T00:00:00Z";
     let ecs = format!(
-        r#"{{"RoleArn":"arn:aws:iam::123456789012:role/task","AccessKeyId":"{KEY_CONTAINER}","SecretAccessKey":"{SECRET}","Token":"container-session-value","Expiration":"{expiration}"}}"#
+        r#"{{"RoleArn":"arn:aws:iam::123456789012:role/task","AccessKeyId":"{KEY_CONTAINER}","SecretAccessKey":"{SECRET}","Token":"Ct9sQ2vX7mKp4LzR8wN3","Expiration":"{expiration}"}}"#
     );
     let imds = format!(
-        r#"{{"Code":"Success","LastUpdated":"2026-01-01T00:00:00Z","Type":"AWS-HMAC","AccessKeyId":"{KEY_IMDS}","SecretAccessKey":"{SECRET}","Token":"imds-session-value","Expiration":"{expiration}"}}"#
+        r#"{{"Code":"Success","LastUpdated":"2026-01-01T00:00:00Z","Type":"AWS-HMAC","AccessKeyId":"{KEY_IMDS}","SecretAccessKey":"{SECRET}","Token":"Im4sR7kW2nQ9xL3vT8mZ","Expiration":"{expiration}"}}"#
     );
     let sso = format!(
-        r#"{{"roleCredentials":{{"accessKeyId":"{KEY_SSO}","secretAccessKey":"{SECRET}","sessionToken":"sso-session-value","expiration":4070908800000}}}}"#
+        r#"{{"roleCredentials":{{"accessKeyId":"{KEY_SSO}","secretAccessKey":"{SECRET}","sessionToken":"So8nK3wQ7mX2vL9tR4sZ","expiration":4070908800000}}}}"#
     );
     Replay::start(vec![
         Exchange::new("GET", "/ecs/creds", 200, ecs),
-        Exchange::new("PUT", "/latest/api/token", 200, "imds-token-value"),
+        Exchange::new("PUT", "/latest/api/token", 200, "It6kQ2wM9xL4vR7nT3sZ"),
         Exchange::new(
             "GET",
             "/latest/meta-data/iam/security-credentials/",
