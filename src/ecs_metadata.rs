@@ -4,9 +4,9 @@
 //! Reads: ECS_CONTAINER_METADATA_URI_V4, ECS_CONTAINER_METADATA_URI, AWS_EXECUTION_ENV.
 
 use crate::env::Env;
+use crate::http::Url;
 use crate::http::{self, Budget, HeaderValue, Request};
 use crate::secret::printable;
-use reqwest::Url;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -37,7 +37,7 @@ pub fn is_ecs_task(env: &Env) -> bool {
 /// `None` when the variable is unset; `Some(Err(why))` when the fetch failed.
 pub async fn fetch(
     env: &Env,
-    client: &reqwest::Client,
+    client: &crate::http::Client,
     budget: &Budget,
 ) -> Option<Result<EcsContext, String>> {
     let base = env.non_blank(URI_V4)?.trim().trim_end_matches('/');
@@ -46,14 +46,14 @@ pub async fn fetch(
 
 async fn fetch_task(
     base: &str,
-    client: &reqwest::Client,
+    client: &crate::http::Client,
     budget: &Budget,
 ) -> Result<EcsContext, String> {
     let url = Url::parse(&format!("{base}/task"))
         .map_err(|e| format!("{URI_V4} is not a valid URL: {e}"))?;
     let timeout = budget.request_timeout();
     let request = Request {
-        method: reqwest::Method::GET,
+        method: crate::http::Method::GET,
         url: &url,
         headers: Vec::<(&str, HeaderValue)>::new(),
         timeout,

@@ -9,7 +9,20 @@
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::tls::{self, Roots};
+use ::http::header;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+pub use ::http::Method;
+pub use url::Url;
 
 pub const BODY_CAP: usize = 64 * 1024;
 pub const USER_AGENT: &str = concat!("credcheck/", env!("CARGO_PKG_VERSION"));
@@ -104,8 +117,8 @@ impl FetchError {
 
 /// A request: method, URL and headers whose values may be secrets.
 pub struct Request<'a> {
-    pub method: reqwest::Method,
-    pub url: &'a reqwest::Url,
+    pub method: Method,
+    pub url: &'a Url,
     pub headers: Vec<(&'static str, HeaderValue<'a>)>,
     pub timeout: Duration,
 }
@@ -116,76 +129,210 @@ pub enum HeaderValue<'a> {
     Secret(&'a Secret),
 }
 
-/// Builds the endpoint client. `roots` is `Some` only when an https URL will be requested.
-pub fn endpoint_client(
-    roots: Option<&Roots>,
+/// The endpoint client: HTTP/1.1 over one fresh connection per request, straight on hyper's
+/// connection API (hyper and tokio-rustls are in the tree for the SDK's own client, so this
+/// costs no second HTTP stack). No pool, no proxy, no redirect.
+#[derive(Clone)]
+pub struct Client {
+    tls: Arc<rustls::ClientConfig>,
     connect_timeout: Duration,
-) -> Result<reqwest::Client, Error> {
+}
+
+/// Builds the endpoint client. `roots` is `Some` only when an https URL will be requested.
+pub fn endpoint_client(roots: Option<&Roots>, connect_timeout: Duration) -> Result<Client, Error> {
     let tls = match roots {
         Some(roots) => roots.rustls_config()?,
         None => tls::plain_http_config()?,
     };
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect_timeout)
-        .user_agent(USER_AGENT)
-        .http1_only()
-        .pool_max_idle_per_host(0)
-        .build()
-        .map_err(|e| {
-            Error::config(
-                "http-setup",
-                format!("HTTP client set-up failed: {e}"),
-                "report this as a credcheck bug",
-            )
-        })
+    Ok(Client {
+        tls: Arc::new(tls),
+        connect_timeout,
+    })
 }
 
 /// Sends one request and reads at most [`BODY_CAP`] bytes of the answer.
-pub async fn fetch(client: &reqwest::Client, req: Request<'_>) -> Result<Fetched, FetchError> {
-    // reqwest's own timeouts fire first and say which phase stalled; this is the backstop.
+pub async fn fetch(client: &Client, req: Request<'_>) -> Result<Fetched, FetchError> {
     fetch_with_body(client, req, None).await
 }
 
 /// The same, with a request body (the signed AWS API calls of `probe`).
 pub async fn fetch_with_body(
-    client: &reqwest::Client,
+    client: &Client,
     req: Request<'_>,
     body: Option<Vec<u8>>,
 ) -> Result<Fetched, FetchError> {
-    let backstop = req.timeout + Duration::from_millis(50);
-    match tokio::time::timeout(backstop, send(client, req, body)).await {
-        Ok(result) => result,
-        Err(_) => Err(FetchError::ReadTimeout),
+    let started = Instant::now();
+    let request = build(&req, body)?;
+    let connecting = tokio::time::timeout(
+        client.connect_timeout.min(req.timeout),
+        connect(client, req.url),
+    );
+    let io = connecting.await.map_err(|_| FetchError::ConnectTimeout)??;
+    let left = req.timeout.saturating_sub(started.elapsed());
+    tokio::time::timeout(left, exchange(io, request))
+        .await
+        .map_err(|_| FetchError::ReadTimeout)?
+}
+
+/// The request as hyper sends it: origin-form target, Host, User-Agent, then the caller's
+/// headers (secret ones marked sensitive).
+fn build(
+    req: &Request<'_>,
+    body: Option<Vec<u8>>,
+) -> Result<::http::Request<Full<Bytes>>, FetchError> {
+    let target = &req.url[url::Position::BeforePath..url::Position::AfterQuery];
+    let mut builder = ::http::Request::builder()
+        .method(req.method.clone())
+        .uri(target)
+        .header(header::HOST, host_header(req.url))
+        .header(header::USER_AGENT, USER_AGENT);
+    for (name, value) in &req.headers {
+        builder = match value {
+            HeaderValue::Plain(v) => builder.header(*name, *v),
+            HeaderValue::Secret(s) => builder.header(*name, sensitive_header(s)?),
+        };
+    }
+    let body = body.unwrap_or_default();
+    if !body.is_empty() {
+        builder = builder.header(header::CONTENT_LENGTH, body.len());
+    }
+    builder
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|_| FetchError::Other("the request cannot be sent as HTTP/1.1".to_string()))
+}
+
+fn host_header(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
     }
 }
 
-async fn send(
-    client: &reqwest::Client,
-    req: Request<'_>,
-    body: Option<Vec<u8>>,
-) -> Result<Fetched, FetchError> {
-    let mut builder = client
-        .request(req.method, req.url.clone())
-        .timeout(req.timeout);
-    if let Some(body) = body {
-        builder = builder.body(body);
+fn sensitive_header(secret: &Secret) -> Result<::http::HeaderValue, FetchError> {
+    let mut value = ::http::HeaderValue::from_str(secret.expose()).map_err(|_| {
+        FetchError::Other("the header value holds bytes that HTTP headers cannot carry".to_string())
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Resolves, connects (TCP, then TLS for https): the phase `connect_timeout` bounds.
+async fn connect(client: &Client, url: &Url) -> Result<Box<dyn Stream>, FetchError> {
+    let host = url
+        .host()
+        .ok_or_else(|| FetchError::Other("the URL has no host".to_string()))?;
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| FetchError::Other("the URL has no port".to_string()))?;
+    let addrs: Vec<SocketAddr> = match host {
+        url::Host::Ipv4(ip) => vec![SocketAddr::new(ip.into(), port)],
+        url::Host::Ipv6(ip) => vec![SocketAddr::new(ip.into(), port)],
+        url::Host::Domain(name) => tokio::net::lookup_host((name, port))
+            .await
+            .map_err(|_| FetchError::Dns(name.to_string()))?
+            .collect(),
+    };
+    let tcp = connect_any(&addrs, url).await?;
+    let _ = tcp.set_nodelay(true);
+    match url.scheme() {
+        "http" => Ok(Box::new(tcp)),
+        "https" => Ok(Box::new(handshake(client, host, tcp).await?)),
+        other => Err(FetchError::Other(format!(
+            "the scheme {other:?} is neither http nor https"
+        ))),
     }
-    for (name, value) in req.headers {
-        builder = match value {
-            HeaderValue::Plain(v) => builder.header(name, v),
-            HeaderValue::Secret(s) => {
-                builder.header(name, sensitive_header(s).map_err(FetchError::Other)?)
+}
+
+async fn connect_any(addrs: &[SocketAddr], url: &Url) -> Result<TcpStream, FetchError> {
+    let mut last = FetchError::Dns(url.host_str().unwrap_or_default().to_string());
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                last = FetchError::Refused
             }
-        };
+            Err(e) => last = FetchError::Other(format!("could not connect: {}", last_cause(&e))),
+        }
     }
-    let mut response = builder.send().await.map_err(|e| classify(&e, req.url))?;
+    Err(last)
+}
+
+async fn handshake(
+    client: &Client,
+    host: url::Host<&str>,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, FetchError> {
+    let name = match host {
+        url::Host::Domain(d) => ServerName::try_from(d.to_string())
+            .map_err(|_| FetchError::Other(format!("{d:?} is not a valid TLS server name")))?,
+        url::Host::Ipv4(ip) => ServerName::from(std::net::IpAddr::from(ip)),
+        url::Host::Ipv6(ip) => ServerName::from(std::net::IpAddr::from(ip)),
+    };
+    tokio_rustls::TlsConnector::from(client.tls.clone())
+        .connect(name, tcp)
+        .await
+        .map_err(|e| FetchError::Other(format!("could not connect: {}", last_cause(&e))))
+}
+
+/// Sends the request on the connection and reads the answer, body capped.
+async fn exchange(
+    io: Box<dyn Stream>,
+    request: ::http::Request<Full<Bytes>>,
+) -> Result<Fetched, FetchError> {
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| classify(&e))?;
+    // The connection is driven beside the request and dropped with this future.
+    let driver = AbortOnDrop(tokio::spawn(async move {
+        let _ = connection.await;
+    }));
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| classify(&e))?;
+    let fetched = read(response).await;
+    drop(driver);
+    fetched
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn read(response: ::http::Response<Incoming>) -> Result<Fetched, FetchError> {
+    let text = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v: &::http::HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
     let status = response.status().as_u16();
-    let content_type = header_text(&response, reqwest::header::CONTENT_TYPE);
-    let location = header_text(&response, reqwest::header::LOCATION);
-    let body = read_capped(&mut response, req.url).await?;
+    let content_type = text(header::CONTENT_TYPE);
+    let location = text(header::LOCATION);
+    let declared = text(header::CONTENT_LENGTH).and_then(|n| n.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_CAP as u64) {
+        return Err(FetchError::TooLarge);
+    }
+    let mut incoming = response.into_body();
+    let mut body = Vec::new();
+    while let Some(frame) = incoming.frame().await {
+        let frame = frame.map_err(|e| FetchError::Broken(last_cause(&e)))?;
+        if let Ok(chunk) = frame.into_data() {
+            if body.len() + chunk.len() > BODY_CAP {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+    }
     Ok(Fetched {
         status,
         content_type,
@@ -194,61 +341,10 @@ async fn send(
     })
 }
 
-fn sensitive_header(secret: &Secret) -> Result<reqwest::header::HeaderValue, String> {
-    let mut value = reqwest::header::HeaderValue::from_str(secret.expose())
-        .map_err(|_| "the header value holds bytes that HTTP headers cannot carry".to_string())?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
-fn header_text(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-async fn read_capped(
-    response: &mut reqwest::Response,
-    url: &reqwest::Url,
-) -> Result<Vec<u8>, FetchError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > BODY_CAP as u64)
-    {
-        return Err(FetchError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, url))? {
-        if body.len() + chunk.len() > BODY_CAP {
-            return Err(FetchError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// Maps reqwest's error to what a user needs to know. Never includes the URL's query.
-fn classify(err: &reqwest::Error, url: &reqwest::Url) -> FetchError {
+/// Maps hyper's error to what a user needs to know (the URL never appears in it).
+fn classify(err: &hyper::Error) -> FetchError {
     let chain = error_chain(err);
-    if err.is_timeout() {
-        return if err.is_connect() {
-            FetchError::ConnectTimeout
-        } else {
-            FetchError::ReadTimeout
-        };
-    }
-    if chain.contains("dns error") || chain.contains("failed to lookup address") {
-        return FetchError::Dns(url.host_str().unwrap_or_default().to_string());
-    }
-    if chain.contains("Connection refused") {
-        return FetchError::Refused;
-    }
-    if err.is_connect() {
-        return FetchError::Other(format!("could not connect: {}", last_cause(err)));
-    }
-    if err.is_body() || err.is_decode() || chain.contains("reset") || chain.contains("closed") {
+    if err.is_incomplete_message() || chain.contains("reset") || chain.contains("closed") {
         return FetchError::Broken(last_cause(err));
     }
     FetchError::Other(last_cause(err))

@@ -191,7 +191,7 @@ async fn probe(
     report: &Report,
     creds: &chain::Creds,
     budget: &Budget,
-    metadata: &reqwest::Client,
+    metadata: &crate::http::Client,
 ) -> crate::probe::Findings {
     let client =
         match Roots::load(env).and_then(|r| http::endpoint_client(Some(&r), settings.timeout)) {

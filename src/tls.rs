@@ -31,7 +31,7 @@ impl Roots {
         Ok(Roots { certs })
     }
 
-    /// A rustls client configuration (ring) for reqwest.
+    /// A rustls client configuration (ring) for the endpoint client.
     pub fn rustls_config(&self) -> Result<rustls::ClientConfig, Error> {
         let mut store = rustls::RootCertStore::empty();
         store.add_parsable_certificates(self.certs.iter().cloned());

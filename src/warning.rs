@@ -217,7 +217,7 @@ fn proxy_capture(env: &Env, plan: &Plan) -> Vec<Warning> {
         ));
     }
     if !imds::is_disabled(env) {
-        if let Ok(url) = reqwest::Url::parse(&imds::endpoint(env)) {
+        if let Ok(url) = crate::http::Url::parse(&imds::endpoint(env)) {
             targets.push((
                 url.host_str()
                     .unwrap_or_default()

@@ -20,9 +20,9 @@
 use super::{json_creds, Ctx, Inspection, Outcome, Resolved, SourceType};
 use crate::env::Env;
 use crate::error::Error;
+use crate::http::Url;
 use crate::http::{self, Budget, FetchError, Fetched, HeaderValue, Request};
 use crate::secret::{printable, sanitize_foreign, Secret};
-use reqwest::Url;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::time::Duration;
@@ -405,7 +405,7 @@ async fn fetch_once(ctx: &Ctx<'_>, target: &Target) -> (Outcome, bool) {
         headers.push(("authorization", HeaderValue::Secret(token)));
     }
     let request = Request {
-        method: reqwest::Method::GET,
+        method: crate::http::Method::GET,
         url: &target.url,
         headers,
         timeout,

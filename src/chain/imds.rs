@@ -12,8 +12,8 @@ use super::{json_creds, Ctx, Inspection, Outcome, Resolved, SourceType};
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::{self, FetchError, Fetched, HeaderValue, Request};
+use crate::http::{Method, Url};
 use crate::secret::{printable, Secret};
-use reqwest::{Method, Url};
 use std::time::Duration;
 
 pub const DISABLED: &str = "AWS_EC2_METADATA_DISABLED";

@@ -169,7 +169,7 @@ pub struct Ctx<'a> {
     pub env: &'a Env,
     pub settings: &'a Settings,
     pub budget: Budget,
-    pub endpoints: &'a reqwest::Client,
+    pub endpoints: &'a crate::http::Client,
     pub sdk: &'a Sdk,
     pub profile: &'a profile::Profiles,
     pub container: &'a container::Plan,

@@ -9,13 +9,13 @@
 use super::plan::{dns_suffix, partition};
 use crate::chain::Creds;
 use crate::env::Env;
+use crate::http::Url;
 use crate::http::{self, Budget, FetchError, Fetched, HeaderValue, Request};
 use crate::secret::Secret;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
-use reqwest::Url;
 use std::time::SystemTime;
 
 pub const ENDPOINT_URL_LOGS: &str = "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS";
@@ -102,7 +102,7 @@ pub struct Post<'a> {
 
 /// Signs and sends `post` with `creds`, within the budget.
 pub async fn send(
-    client: &reqwest::Client,
+    client: &crate::http::Client,
     creds: &Creds,
     post: Post<'_>,
     budget: &Budget,
@@ -131,7 +131,7 @@ pub async fn send(
     );
     headers.extend(secrets.iter().map(|(n, s)| (*n, HeaderValue::Secret(s))));
     let request = Request {
-        method: reqwest::Method::POST,
+        method: crate::http::Method::POST,
         url: &post.endpoint.url,
         headers,
         timeout: budget.request_timeout(),

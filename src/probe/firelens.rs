@@ -8,9 +8,9 @@ use super::plan::Target;
 use crate::ecs_metadata::URI_V4;
 use crate::env::Env;
 use crate::error::Error;
+use crate::http::Url;
 use crate::http::{self, Budget, HeaderValue, Request};
 use crate::warning::Warning;
-use reqwest::Url;
 use serde_json::Value;
 
 fn unavailable(why: String) -> Error {
@@ -24,7 +24,7 @@ fn unavailable(why: String) -> Error {
 /// The awsfirelens outputs of the task's containers.
 pub async fn targets(
     env: &Env,
-    client: &reqwest::Client,
+    client: &crate::http::Client,
     budget: &Budget,
 ) -> Result<(Vec<Target>, Vec<Warning>), Error> {
     let base = env
@@ -34,7 +34,7 @@ pub async fn targets(
         .map_err(|e| unavailable(format!("{URI_V4} is not a URL: {e}")))?;
     let timeout = budget.request_timeout();
     let request = Request {
-        method: reqwest::Method::GET,
+        method: crate::http::Method::GET,
         url: &url,
         headers: Vec::<(&str, HeaderValue)>::new(),
         timeout,

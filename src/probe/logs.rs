@@ -21,7 +21,7 @@ pub const PROBE_MESSAGE: &str = "credcheck permission probe: dated 15 days ago, 
 
 /// Everything one call needs.
 pub struct Site<'a> {
-    pub client: &'a reqwest::Client,
+    pub client: &'a crate::http::Client,
     pub creds: &'a Creds,
     pub endpoint: &'a Endpoint,
     pub budget: &'a Budget,

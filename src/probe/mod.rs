@@ -193,8 +193,8 @@ pub struct Ctx<'a> {
     pub env: &'a Env,
     pub budget: &'a Budget,
     pub timeout: Duration,
-    pub client: &'a reqwest::Client,
-    pub metadata: &'a reqwest::Client,
+    pub client: &'a crate::http::Client,
+    pub metadata: &'a crate::http::Client,
 }
 
 /// One (region, endpoint, group, stream): where calls go, and the checks that use them.

@@ -29,7 +29,7 @@ pub type Decision = (String, String, Verdict, Option<DenyReason>);
 
 /// Asks the simulator about every action on every resource.
 pub async fn evaluate(
-    client: &reqwest::Client,
+    client: &crate::http::Client,
     creds: &Creds,
     endpoint: &Endpoint,
     role_arn: &str,

@@ -21,10 +21,10 @@ use credcheck::jwt;
 use credcheck::secret::{mask_key_id, sanitize_foreign, KeyId, Secret};
 use proptest::prelude::*;
 use proptest::sample::select;
-use reqwest::Url;
 use serde_json::{Map, Number, Value};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime};
+use url::Url;
 
 const CASES: u32 = 256;
 /// `plan()` must settle well inside this, DNS of `.invalid` names included.
