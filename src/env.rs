@@ -144,4 +144,9 @@ impl Env {
     pub fn read_file(&self, path: &Path, cap: u64) -> Result<Vec<u8>, crate::file::FileError> {
         crate::file::read(&self.host_path(path), cap)
     }
+
+    /// The names in a folder of the process's view, at most `max` (`file::list_dir`).
+    pub fn list_dir(&self, path: &Path, max: usize) -> Result<Vec<String>, crate::file::FileError> {
+        crate::file::list_dir(&self.host_path(path), max)
+    }
 }

@@ -1,5 +1,6 @@
 //! The one bounded reader: every file credcheck reads, or hands to the SDK (profile files,
-//! token files, `AWS_CA_BUNDLE`, the SSO cache), passes through [`read`].
+//! token files, `AWS_CA_BUNDLE`, the SSO cache), passes through [`read`], and every folder it
+//! lists (a Fluent Bit `@INCLUDE` glob) through [`list_dir`].
 //!
 //! Rules:
 //! - regular files only (a link to one is fine): a FIFO, socket, directory or device is
@@ -90,10 +91,25 @@ pub fn read(path: &Path, cap: u64) -> Result<Vec<u8>, FileError> {
     run_bounded(move || read_here(&path, cap))
 }
 
+/// The names in a directory (at most `max`), listed on its own thread and waited for until
+/// the deadline like a read: a folder on a hung mount cannot stall the run either.
+pub fn list_dir(path: &Path, max: usize) -> Result<Vec<String>, FileError> {
+    let path = path.to_path_buf();
+    run_bounded(move || {
+        let entries = std::fs::read_dir(&path).map_err(FileError::Io)?;
+        Ok(entries
+            .flatten()
+            .take(max)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect())
+    })
+}
+
 /// Runs a read on its own thread and waits for it until the deadline.
-fn run_bounded<F>(read: F) -> Result<Vec<u8>, FileError>
+fn run_bounded<T, F>(read: F) -> Result<T, FileError>
 where
-    F: FnOnce() -> Result<Vec<u8>, FileError> + Send + 'static,
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, FileError> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()

@@ -1,7 +1,8 @@
 //! Fluent Bit's classic configuration, read for its CloudWatch outputs: `[SECTION]` headers,
 //! `Key Value` lines, `@INCLUDE` (relative to the including file's folder; `*` globs in the
 //! file name), `@SET K=V` and `${VAR}` (a `@SET` variable, else the environment). Files are
-//! read only through `Env::read_file` (the one bounded reader); a glob lists its folder.
+//! read only through `Env::read_file` (the one bounded reader); a glob lists its folder
+//! through `Env::list_dir`, bounded the same way.
 //! YAML configurations are refused with a clear line. Reads: `${VAR}` names from the config.
 
 use super::plan::{Plugin, Target};
@@ -139,13 +140,11 @@ impl Reader<'_> {
             return Vec::new();
         };
         let name = name.to_string_lossy();
-        let Ok(entries) = std::fs::read_dir(self.env.host_path(dir)) else {
+        let Ok(entries) = self.env.list_dir(dir, MAX_FILES) else {
             return Vec::new();
         };
         let mut found: Vec<PathBuf> = entries
-            .flatten()
-            .take(MAX_FILES)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .into_iter()
             .filter(|f| glob_match(&name, f))
             .map(|f| dir.join(f))
             .collect();
