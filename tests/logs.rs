@@ -224,6 +224,33 @@ fn seed_policy_with_a_typo_is_denied_naming_the_action_and_arn() {
 }
 
 #[test]
+fn the_seed_story_in_yaml_is_judged_the_same_both_ways() {
+    let yaml = seed_dir()
+        .join("fluent-bit.yaml")
+        .to_string_lossy()
+        .into_owned();
+    let p = start(existing());
+    let (out, v) = p.json(&["--fluent-bit-config", &yaml]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "allowed");
+    assert_eq!(verdict(&v, "logs:CreateLogStream", STREAM_ARN).0, "allowed");
+    let o = &v["log_outputs"][0];
+    assert_eq!(o["delivery"], "ok");
+    assert!(
+        o["from"].as_str().unwrap().ends_with("extra.yaml:10"),
+        "{o}"
+    );
+    let p = start(seed_policy(true).group(GROUP, &["webapp"]));
+    let (out, v) = p.json(&["--fluent-bit-config", &yaml]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(
+        verdict(&v, "logs:PutLogEvents", STREAM_ARN),
+        ("denied".into(), "probe".into(), Some("implicit".into()))
+    );
+    assert_eq!(v["log_outputs"][0]["delivery"], "blocked");
+}
+
+#[test]
 fn first_start_with_a_missing_group_is_judged_by_proxy_and_creates_nothing() {
     let p = start(seed_policy(false));
     let (out, v) = p.json(&["--fluent-bit-config", &seed_config()]);

@@ -371,6 +371,21 @@ fn probe_channels() -> Vec<(&'static str, Apply)> {
             set.push(b'\n');
             fluent_bit(s, &set, b"log_group_name g", b"")
         }),
+        ("fluent-bit yaml log_group_name", |s, v| {
+            fluent_bit_yaml(s, b"", b"log_group_name: ", v)
+        }),
+        ("fluent-bit yaml quoted region", |s, v| {
+            let mut quoted = b"\"".to_vec();
+            quoted.extend_from_slice(v);
+            quoted.push(b'"');
+            fluent_bit_yaml(s, b"", b"region: ", &quoted)
+        }),
+        ("fluent-bit yaml env value", |s, v| {
+            let mut env = b"env:\n  G: ".to_vec();
+            env.extend_from_slice(v);
+            env.push(b'\n');
+            fluent_bit_yaml(s, &env, b"log_group_name: ${G}", b"")
+        }),
         ("arg --can", |s, v| {
             let mut arg = b"logs:PutLogEvents=".to_vec();
             arg.extend_from_slice(v);
@@ -463,6 +478,23 @@ fn fluent_bit(s: &mut Setup, head: &[u8], key: &[u8], v: &[u8]) {
     text.push(b'\n');
     s.file("fluent-bit.conf", text);
     let path = s.home("fluent-bit.conf");
+    probe_fake(
+        s,
+        support::logs::Plan::default().group("/ecs/logs/sample-test", &["webapp"]),
+    );
+    s.cmd.args(["--fluent-bit-config", &path]);
+}
+
+/// The same in Fluent Bit's YAML format: `head`, then one cloudwatch_logs output whose last
+/// line is `key` followed by `v`.
+fn fluent_bit_yaml(s: &mut Setup, head: &[u8], key: &[u8], v: &[u8]) {
+    let mut text = head.to_vec();
+    text.extend_from_slice(b"pipeline:\n  outputs:\n    - name: cloudwatch_logs\n      region: ap-northeast-1\n      log_group_name: /ecs/logs/sample-test\n      log_stream_name: webapp\n      ");
+    text.extend_from_slice(key);
+    text.extend_from_slice(v);
+    text.push(b'\n');
+    s.file("fluent-bit.yaml", text);
+    let path = s.home("fluent-bit.yaml");
     probe_fake(
         s,
         support::logs::Plan::default().group("/ecs/logs/sample-test", &["webapp"]),

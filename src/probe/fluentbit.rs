@@ -3,7 +3,9 @@
 //! file name), `@SET K=V` and `${VAR}` (a `@SET` variable, else the environment). Files are
 //! read only through `Env::read_file` (the one bounded reader); a glob lists its folder
 //! through `Env::list_dir`, bounded the same way.
-//! YAML configurations are refused with a clear line. Reads: `${VAR}` names from the config.
+//! A YAML configuration (`.yaml`/`.yml`, or one that opens with `service:`/`pipeline:`/`env:`/
+//! `includes:`) is read by `fluentbit_yaml` for its `env`, `includes` and `pipeline.outputs`,
+//! which become the same sections. Reads: `${VAR}` names from the config.
 
 use super::plan::{Plugin, Target};
 use crate::env::Env;
@@ -54,7 +56,7 @@ fn config_error(message: String) -> Error {
     Error::config(
         "fluent-bit-config",
         message,
-        "pass the log router's classic configuration (FireLens: /fluent-bit/etc/fluent-bit.conf and the file it includes)",
+        "pass the log router's configuration (FireLens: /fluent-bit/etc/fluent-bit.conf and the file it includes)",
     )
 }
 
@@ -75,10 +77,7 @@ impl Reader<'_> {
         })?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         if is_yaml(path, &text) {
-            return Err(config_error(format!(
-                "{} is a YAML Fluent Bit config; credcheck reads the classic format only",
-                path.display()
-            )));
+            return self.yaml(path, &text, depth);
         }
         for (n, raw) in text.lines().enumerate() {
             self.line(path, n + 1, raw.trim(), depth)?;
@@ -114,6 +113,31 @@ impl Reader<'_> {
         let value = self.expand(rest);
         if let Some(section) = &mut self.current {
             section.keys.insert(word.to_ascii_lowercase(), value);
+        }
+        Ok(())
+    }
+
+    /// A YAML file: `env` first (as variables), then `includes`, then its outputs.
+    fn yaml(&mut self, path: &Path, text: &str, depth: usize) -> Result<(), Error> {
+        self.close();
+        let doc = super::fluentbit_yaml::parse(text)
+            .map_err(|why| config_error(format!("{}: {why}", path.display())))?;
+        for (key, value) in doc.env {
+            let value = self.expand(&value);
+            self.vars.insert(key, value);
+        }
+        for include in &doc.includes {
+            self.include(path, &self.expand(include), depth)?;
+        }
+        for (line, keys) in doc.outputs {
+            let keys = keys
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), self.expand(v)))
+                .collect();
+            self.outputs.push(Section {
+                at: format!("{}:{line}", path.display()),
+                keys,
+            });
         }
         Ok(())
     }
@@ -185,7 +209,10 @@ fn is_yaml(path: &Path, text: &str) -> bool {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap_or("");
-    matches!(ext, "yaml" | "yml") || first.starts_with("service:") || first.starts_with("pipeline:")
+    matches!(ext, "yaml" | "yml")
+        || ["service:", "pipeline:", "env:", "includes:"]
+            .iter()
+            .any(|k| first.starts_with(k))
 }
 
 fn glob_match(pattern: &str, name: &str) -> bool {
@@ -380,13 +407,13 @@ mod tests {
     }
 
     #[test]
-    fn include_loops_and_yaml_are_refused() {
+    fn include_loops_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let a = write(dir.path(), "a.conf", "@INCLUDE a.conf\n");
         let e = outputs(&env(&[]), &a).unwrap_err();
         assert_eq!(e.code, "fluent-bit-config");
         let y = write(dir.path(), "f.yaml", "pipeline:\n  outputs: []\n");
-        assert!(outputs(&env(&[]), &y).unwrap_err().message.contains("YAML"));
+        assert_eq!(outputs(&env(&[]), &y).unwrap(), vec![]);
         let missing = outputs(&env(&[]), &dir.path().join("none.conf")).unwrap_err();
         assert!(
             missing
@@ -396,6 +423,33 @@ mod tests {
             "{}",
             missing.message
         );
+    }
+
+    #[test]
+    fn yaml_env_includes_and_outputs_become_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "out.yaml",
+            "pipeline:\n  outputs:\n    - name: cloudwatch_logs\n      region: ${REGION}\n      log_group_name: ${GROUP}\n",
+        );
+        let main = write(
+            dir.path(),
+            "fluent-bit.yaml",
+            "env:\n  GROUP: /ecs/logs/sample-test\nincludes:\n  - out.yaml\n",
+        );
+        let found = outputs(&env(&[("REGION", "ap-northeast-1")]), &main).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].keys["region"], "ap-northeast-1");
+        assert_eq!(found[0].keys["log_group_name"], "/ecs/logs/sample-test");
+        assert!(found[0].at.ends_with("out.yaml:3"), "{}", found[0].at);
+        let bad = write(
+            dir.path(),
+            "bad.yaml",
+            "pipeline:\n  outputs:\n    - name: &x cloudwatch\n",
+        );
+        let e = outputs(&env(&[]), &bad).unwrap_err();
+        assert!(e.message.contains("line 3: an anchor"), "{}", e.message);
     }
 
     #[test]

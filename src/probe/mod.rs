@@ -4,7 +4,7 @@
 //! `--logs-to`, `--fluent-bit-config`, `--firelens`), within the run's deadline.
 //!
 //! Layout: `verdict` (the findings as data), `plan` (which calls, and the verdict each answer
-//! gives; no I/O), `fluentbit` (the classic config), `firelens` (task metadata log options),
+//! gives; no I/O), `fluentbit` (the classic config; `fluentbit_yaml` for the YAML one), `firelens` (task metadata log options),
 //! `aws` (SigV4 + the one HTTP client), `logs` (the CloudWatch Logs calls), `simulate` (IAM's
 //! policy simulator). Reads (through those modules): AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
 //! AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS,
@@ -13,6 +13,7 @@
 pub mod aws;
 pub mod firelens;
 pub mod fluentbit;
+pub mod fluentbit_yaml;
 pub mod logs;
 pub mod plan;
 pub mod simulate;
