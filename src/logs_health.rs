@@ -1,4 +1,4 @@
-//! `credcheck health --logs-to GROUP:STREAM` or `--fluent-bit-config PATH` at fleet scale
+//! `credcheck health --logs-to GROUP:STREAM`, `--fluent-bit-config PATH` or `--firelens` at fleet scale
 //! (issue 16): the logs verdict is cached per key in the state dir (`verdict_cache` decides when), and the health check sends
 //! CloudWatch Logs at most one call per refresh, the too-old PutLogEvents: the exact action on
 //! the exact stream, which both plugins call on every flush. DescribeLogStreams, Create* and
@@ -11,9 +11,9 @@
 
 use crate::error::Error;
 use crate::notes::Note;
-use crate::probe::plan::{self, Answer, Call, Plugin, Target};
+use crate::probe::plan::{self, Answer, Call, Target};
 use crate::probe::verdict::{Basis, Delivery, LogOutput, Permission, Verdict};
-use crate::probe::{self, aws, fluentbit, logs, Ctx, Findings, Request, Subject};
+use crate::probe::{self, aws, logs, Ctx, Findings, Request, Subject};
 use crate::settings::Settings;
 use crate::verdict_cache::{self as cache, AfterRefresh, Distrust, Entry, Key, Loaded, Step};
 use crate::warning::Warning;
@@ -27,15 +27,15 @@ pub const UNTRUSTED: &str = "logs-state-untrusted";
 pub const READ_ONLY: &str = "logs-state-read-only";
 const OK_TOO_OLD: &str = "ok too-old";
 
-/// Whether the cached path applies: health mode with `--logs-to GROUP:STREAM` or
-/// `--fluent-bit-config` targets only (not `--can`, `--firelens` or `--simulate`).
+/// Whether the cached path applies: health mode with `--logs-to GROUP:STREAM`,
+/// `--fluent-bit-config` or `--firelens` targets only (not `--can` or `--simulate`, which ask
+/// for other actions or for IAM's answer, and run the full probe every time).
 pub fn applies(settings: &Settings) -> bool {
     let r = &settings.probe;
     settings.is_health()
-        && (!r.logs_to.is_empty() || !r.configs.is_empty())
+        && (!r.logs_to.is_empty() || !r.configs.is_empty() || r.firelens)
         && r.logs_to.iter().all(|(_, stream)| !stream.is_empty())
         && r.can.is_empty()
-        && !r.firelens
         && !r.simulate
 }
 
@@ -53,7 +53,8 @@ struct State {
     every: Duration,
 }
 
-/// Runs the cached logs check for every `--logs-to` target and every config output.
+/// Runs the cached logs check for every `--logs-to` target and every config or FireLens
+/// output (found as the full probe finds them: `probe::gather_targets`).
 pub async fn run(settings: &Settings, ctx: &Ctx<'_>, who: Who<'_>) -> Findings {
     let state = State {
         dir: cache::state_dir(settings.state_dir.as_deref(), ctx.env),
@@ -61,55 +62,10 @@ pub async fn run(settings: &Settings, ctx: &Ctx<'_>, who: Who<'_>) -> Findings {
         every: settings.probe_every,
     };
     let mut f = Findings::default();
-    for t in targets(&settings.probe, ctx, &who, &mut f) {
+    for t in probe::gather_targets(&settings.probe, ctx, &who.subject, &mut f).await {
         one(ctx, &who, &state, &t, &mut f).await;
     }
     f
-}
-
-/// The destinations: `--logs-to` (in the run's region unless `--logs-region`), then every
-/// CloudWatch output of each config, with the config's warnings.
-fn targets(req: &Request, ctx: &Ctx<'_>, who: &Who<'_>, f: &mut Findings) -> Vec<Target> {
-    let mut out = Vec::new();
-    let region = req
-        .logs_region
-        .clone()
-        .or_else(|| who.subject.region.clone());
-    for (group, stream) in &req.logs_to {
-        let Some(region) = region.clone() else {
-            f.errors.push(Error::config(
-                "logs-no-region",
-                format!("--logs-to {group} needs a region, and none is configured"),
-                "pass --logs-region, or set AWS_REGION",
-            ));
-            continue;
-        };
-        out.push(Target {
-            from: "--logs-to".into(),
-            plugin: req.plugin.unwrap_or(Plugin::CloudwatchLogs),
-            region,
-            endpoint: None,
-            group: group.clone(),
-            stream: stream.clone(),
-            auto_create_group: req.auto_create_group,
-            retention_days: 0,
-            tags: false,
-        });
-    }
-    for path in &req.configs {
-        match fluentbit::outputs(ctx.env, path) {
-            Ok(sections) => {
-                let (found, warnings) = fluentbit::targets(&sections);
-                if found.is_empty() && warnings.is_empty() {
-                    f.warnings.push(Warning::new("logs-no-cloudwatch-output", format!("{} has no CloudWatch Logs output (Name cloudwatch_logs or cloudwatch)", path.display()), "nothing was probed for it; check that this is the configuration the log router runs"));
-                }
-                f.warnings.extend(warnings);
-                out.extend(found);
-            }
-            Err(e) => f.errors.push(e),
-        }
-    }
-    out
 }
 
 fn key(who: &Who<'_>, t: &Target) -> Key {

@@ -28,10 +28,14 @@ struct Rig {
 
 impl Rig {
     fn new() -> Rig {
+        Rig::with(peer::Plan::new())
+    }
+
+    /// The ECS credentials and STS peers, plus whatever else `plan` serves.
+    fn with(plan: peer::Plan) -> Rig {
         Rig {
             creds: peer::Peer::start(
-                peer::Plan::new()
-                    .with_ecs(peer::Ecs::task_role())
+                plan.with_ecs(peer::Ecs::task_role())
                     .with_sts(peer::Sts::default()),
             ),
             state: tempfile::tempdir().expect("state dir"),
@@ -99,6 +103,42 @@ impl Rig {
 fn healthy(out: &Output) {
     assert_eq!(out.code, 0, "{out}");
     assert!(out.stdout.starts_with("healthy: "), "{out}");
+}
+
+#[test]
+fn health_with_firelens_outputs_is_cached_too() {
+    // The task metadata v4 answer of a task whose app logs through FireLens (tests/logs.rs).
+    let task = serde_json::json!({
+        "Cluster": "prod",
+        "TaskARN": "arn:aws:ecs:ap-northeast-1:123456789012:task/prod/0f4b2f539a1e4c368d7b2f6c1e0b7a55",
+        "Containers": [{"Name": "webapp", "LogDriver": "awsfirelens", "LogOptions": {
+            "Name": "cloudwatch_logs", "region": "ap-northeast-1", "log_group_name": GROUP,
+            "log_stream_name": "webapp", "auto_create_group": "true"}}]
+    });
+    let rig = Rig::with(
+        peer::Plan::new().with_task_metadata(peer::TASK_METADATA_PREFIX, task.to_string()),
+    );
+    let logs = Fake::start(allowed(COVERING));
+    let dir = rig.dir().to_string_lossy().into_owned();
+    let run = || {
+        logs.clear();
+        let mut cmd = rig.with_env(support::cmd(), &logs);
+        cmd.args(["health", "--firelens", "--state-dir", dir.as_str()])
+            .env(
+                "ECS_CONTAINER_METADATA_URI_V4",
+                rig.creds.task_metadata_uri(),
+            );
+        let out = cmd.run();
+        logs.assert_changed_nothing();
+        (out, logs.operations())
+    };
+    let (first, ops) = run();
+    healthy(&first);
+    assert_eq!(ops, ["PutLogEvents"], "{first}");
+    let (second, ops) = run();
+    healthy(&second);
+    assert_eq!(ops, Vec::<String>::new(), "{second}");
+    assert!(second.stdout.contains("logs verdict from "), "{second}");
 }
 
 #[test]

@@ -231,7 +231,9 @@ pub async fn run(req: &Request, ctx: &Ctx<'_>, subject: Subject<'_>) -> Findings
     f
 }
 
-async fn gather_targets(
+/// The destinations: `--logs-to` (in the run's region unless `--logs-region`), then every
+/// CloudWatch output of each config, then the task's FireLens outputs, with their warnings.
+pub(crate) async fn gather_targets(
     req: &Request,
     ctx: &Ctx<'_>,
     subject: &Subject<'_>,
