@@ -36,7 +36,7 @@ const APIS: [(&str, f64, &str); 6] = [
     (
         "PutLogEvents",
         800.0,
-        "per-account quota, figure not in the cited pages: assumed 800 TPS (low)",
+        "CloudWatch Logs quota table: 800 TPS in ap-northeast-1 and 9 other Regions, 1,500 elsewhere (the lowest)",
     ),
     (
         "SimulatePrincipalPolicy",
