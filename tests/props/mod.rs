@@ -948,3 +948,75 @@ fn mask_uri_hides_userinfo() {
     let shown = container::mask_uri("http://user:hunter2-password@127.0.0.1/v1/credentials");
     assert!(!shown.contains("hunter2-password"), "{shown}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Fluent Bit YAML (`probe::fluentbit_yaml`): any text is read or refused in one pass, and the
+// documented shape round-trips whatever quoting and indentation it is written with.
+// ---------------------------------------------------------------------------------------
+
+/// Fragments a hostile or careless YAML file is made of.
+fn yaml_line() -> impl Strategy<Value = String> {
+    let indent = select(vec!["", "  ", "    ", "      ", "\t", " "]);
+    let head = select(vec![
+        "- ", "-", "pipeline:", "outputs:", "env:", "includes:", "name: cloudwatch_logs",
+        "key: value", "k: 'a''b'", "k: \"a\\\"b\"", "k: &x v", "k: *x", "k: [a, {b: c}]",
+        "k: |", "k: >-", "'q: k': v", "\"open", "'open", "# c", "k: v # c", "---", "...",
+        ": v", "k:v", "k: ${VAR}", "- - - x", "- k: v", "-k: v",
+    ]);
+    (indent, head, "[ -~]{0,12}").prop_map(|(i, h, tail)| format!("{i}{h}{tail}"))
+}
+
+fn yaml_value() -> impl Strategy<Value = (String, String)> {
+    let plain = "[a-zA-Z0-9_/.-][a-zA-Z0-9_/.:*-]{0,19}";
+    (plain, 0..3u8).prop_map(|(v, style)| {
+        let written = match style {
+            0 => v.clone(),
+            1 => format!("'{}'", v.replace('\'', "''")),
+            _ => format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")),
+        };
+        (v, written)
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn fluent_bit_yaml_any_text_is_read_or_refused(
+        lines in prop::collection::vec(yaml_line(), 0..40),
+        noise in ".{0,200}",
+    ) {
+        let text = format!("{}\n{noise}", lines.join("\n"));
+        if let Ok(doc) = credcheck::probe::fluentbit_yaml::parse(&text) {
+            for (_, keys) in &doc.outputs {
+                for (k, v) in keys {
+                    prop_assert!(!k.is_empty() && !k.contains('\n') && !v.contains('\n'));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fluent_bit_yaml_outputs_round_trip(
+        outputs in prop::collection::vec(
+            prop::collection::vec(("[a-z_]{1,12}", yaml_value()), 1..6), 0..4),
+        compact in any::<bool>(),
+    ) {
+        let (item, key) = if compact { ("  - ", "    ") } else { ("    - ", "      ") };
+        let mut text = String::from("service:\n  flush: 1\npipeline:\n  outputs:\n");
+        for keys in &outputs {
+            for (i, (k, (_, written))) in keys.iter().enumerate() {
+                let lead = if i == 0 { item } else { key };
+                text.push_str(&format!("{lead}{k}: {written}  # note\n"));
+            }
+        }
+        let doc = credcheck::probe::fluentbit_yaml::parse(&text)
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let read: Vec<Vec<(String, String)>> = doc.outputs.into_iter().map(|(_, k)| k).collect();
+        let want: Vec<Vec<(String, String)>> = outputs
+            .iter()
+            .map(|keys| keys.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect())
+            .collect();
+        prop_assert_eq!(read, want, "{}", text);
+    }
+}
