@@ -17,7 +17,7 @@ use credcheck::env::Env;
 use credcheck::http::Budget;
 use credcheck::jwt;
 use credcheck::secret::{mask_key_id, sanitize_foreign};
-use reqwest::Url;
+use credcheck::http::Url;
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime};
