@@ -196,9 +196,11 @@ fn make_executable(path: &std::path::Path) {
 }
 
 /// 100,000 profiles in a 4 MiB credentials file, every one with a secret: registering them
-/// all for scrubbing must not grow quadratically (it took 52 s once).
+/// all for scrubbing must not grow quadratically (it took 52 s once; 0.5 s now, on an idle
+/// machine). The deadline is generous so that a loaded CI machine cannot fail it, and still
+/// an order of magnitude below the quadratic time: the watchdog would end that run with 3.
 #[test]
-fn a_huge_credentials_file_fits_in_a_one_second_deadline() {
+fn a_huge_credentials_file_is_read_in_near_linear_time() {
     let mut text = String::with_capacity(4 << 20);
     for i in 0..100_000 {
         let _ = writeln!(text, "[p{i}]\naws_secret_access_key=S{i:06}xQ");
@@ -207,14 +209,9 @@ fn a_huge_credentials_file_fits_in_a_one_second_deadline() {
     assert!(text.len() <= 4 << 20, "{} bytes", text.len());
     let mut cmd = support::cmd();
     cmd.home_file(".aws/credentials", &text);
-    let out = cmd.args(["--no-sts", "--deadline", "1s"]).run();
+    let out = cmd.args(["--no-sts", "--deadline", "5s"]).run();
     out.assert_code(0);
     assert!(out.stdout.contains("shared-credentials-file"), "{out}");
-    assert!(
-        out.elapsed < std::time::Duration::from_millis(1250),
-        "ran {:?}",
-        out.elapsed
-    );
     support::say!(
         "4 MiB credentials file with 100,000 profiles: exit {} in {:?}",
         out.code,
