@@ -375,15 +375,10 @@ fn probe_channels() -> Vec<(&'static str, Apply)> {
             fluent_bit_yaml(s, b"", b"log_group_name: ", v)
         }),
         ("fluent-bit yaml quoted region", |s, v| {
-            let mut quoted = b"\"".to_vec();
-            quoted.extend_from_slice(v);
-            quoted.push(b'"');
-            fluent_bit_yaml(s, b"", b"region: ", &quoted)
+            fluent_bit_yaml(s, b"", b"region: ", &[b"\"", v, b"\""].concat())
         }),
         ("fluent-bit yaml env value", |s, v| {
-            let mut env = b"env:\n  G: ".to_vec();
-            env.extend_from_slice(v);
-            env.push(b'\n');
+            let env = [b"env:\n  G: ", v, b"\n"].concat();
             fluent_bit_yaml(s, &env, b"log_group_name: ${G}", b"")
         }),
         ("arg --can", |s, v| {
@@ -471,30 +466,23 @@ fn probe_logs_to(s: &mut Setup, plan: support::logs::Plan) {
 /// A Fluent Bit config in HOME: `head`, then one cloudwatch_logs [OUTPUT] whose `key` line
 /// carries `v` (the other keys are plain).
 fn fluent_bit(s: &mut Setup, head: &[u8], key: &[u8], v: &[u8]) {
-    let mut text = head.to_vec();
-    text.extend_from_slice(b"[OUTPUT]\n    Name cloudwatch_logs\n    region ap-northeast-1\n    log_group_name /ecs/logs/sample-test\n    log_stream_name webapp\n    auto_create_group true\n    ");
-    text.extend_from_slice(key);
-    text.extend_from_slice(v);
-    text.push(b'\n');
-    s.file("fluent-bit.conf", text);
-    let path = s.home("fluent-bit.conf");
-    probe_fake(
-        s,
-        support::logs::Plan::default().group("/ecs/logs/sample-test", &["webapp"]),
-    );
-    s.cmd.args(["--fluent-bit-config", &path]);
+    const OUTPUT: &[u8] = b"[OUTPUT]\n    Name cloudwatch_logs\n    region ap-northeast-1\n    log_group_name /ecs/logs/sample-test\n    log_stream_name webapp\n    auto_create_group true\n    ";
+    fluent_bit_file(s, "fluent-bit.conf", [head, OUTPUT, key, v]);
 }
 
 /// The same in Fluent Bit's YAML format: `head`, then one cloudwatch_logs output whose last
 /// line is `key` followed by `v`.
 fn fluent_bit_yaml(s: &mut Setup, head: &[u8], key: &[u8], v: &[u8]) {
-    let mut text = head.to_vec();
-    text.extend_from_slice(b"pipeline:\n  outputs:\n    - name: cloudwatch_logs\n      region: ap-northeast-1\n      log_group_name: /ecs/logs/sample-test\n      log_stream_name: webapp\n      ");
-    text.extend_from_slice(key);
-    text.extend_from_slice(v);
+    const OUTPUT: &[u8] = b"pipeline:\n  outputs:\n    - name: cloudwatch_logs\n      region: ap-northeast-1\n      log_group_name: /ecs/logs/sample-test\n      log_stream_name: webapp\n      ";
+    fluent_bit_file(s, "fluent-bit.yaml", [head, OUTPUT, key, v]);
+}
+
+/// Writes the parts (and a final newline) to HOME/`name` and runs `--fluent-bit-config` on it.
+fn fluent_bit_file(s: &mut Setup, name: &str, parts: [&[u8]; 4]) {
+    let mut text = parts.concat();
     text.push(b'\n');
-    s.file("fluent-bit.yaml", text);
-    let path = s.home("fluent-bit.yaml");
+    s.file(name, text);
+    let path = s.home(name);
     probe_fake(
         s,
         support::logs::Plan::default().group("/ecs/logs/sample-test", &["webapp"]),

@@ -958,10 +958,34 @@ fn mask_uri_hides_userinfo() {
 fn yaml_line() -> impl Strategy<Value = String> {
     let indent = select(vec!["", "  ", "    ", "      ", "\t", " "]);
     let head = select(vec![
-        "- ", "-", "pipeline:", "outputs:", "env:", "includes:", "name: cloudwatch_logs",
-        "key: value", "k: 'a''b'", "k: \"a\\\"b\"", "k: &x v", "k: *x", "k: [a, {b: c}]",
-        "k: |", "k: >-", "'q: k': v", "\"open", "'open", "# c", "k: v # c", "---", "...",
-        ": v", "k:v", "k: ${VAR}", "- - - x", "- k: v", "-k: v",
+        "- ",
+        "-",
+        "pipeline:",
+        "outputs:",
+        "env:",
+        "includes:",
+        "name: cloudwatch_logs",
+        "key: value",
+        "k: 'a''b'",
+        "k: \"a\\\"b\"",
+        "k: &x v",
+        "k: *x",
+        "k: [a, {b: c}]",
+        "k: |",
+        "k: >-",
+        "'q: k': v",
+        "\"open",
+        "'open",
+        "# c",
+        "k: v # c",
+        "---",
+        "...",
+        ": v",
+        "k:v",
+        "k: ${VAR}",
+        "- - - x",
+        "- k: v",
+        "-k: v",
     ]);
     (indent, head, "[ -~]{0,12}").prop_map(|(i, h, tail)| format!("{i}{h}{tail}"))
 }
