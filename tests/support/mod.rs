@@ -51,6 +51,13 @@ pub const CANARY_MARKERS: [&str; 4] = ["CANARYSECRET", "CANARYSESSION", "CANARYA
 
 /// Default wall-clock limit of one [`TestCmd::run`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Wall-clock allowance for process start and scheduling on a loaded CI machine (2 cores, the
+/// suite in parallel: a run with a 1 s deadline was seen ending at 1.256 s).
+pub const LOAD_SLACK: Duration = Duration::from_millis(500);
+/// How far past its `--deadline` a run may end in a test: the promise (the watchdog ends the
+/// process 200 ms after the deadline; 250 ms) plus [`LOAD_SLACK`]. Far below what the
+/// per-request timeouts in these tests (5 s and more) would take.
+pub const OVER_DEADLINE: Duration = Duration::from_millis(250 + LOAD_SLACK.as_millis() as u64);
 
 /// Fails the test if any canary secret, token, authorization token, web identity
 /// token (or its signature), secret marker, or unmasked canary key id is in
