@@ -54,7 +54,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub auto_create_group: bool,
 
-    /// Check every CloudWatch output of this Fluent Bit classic config (with its @INCLUDEs).
+    /// Check every CloudWatch output of this Fluent Bit config, classic or YAML (with its includes).
     #[arg(long, value_name = "PATH")]
     pub fluent_bit_config: Vec<PathBuf>,
 
