@@ -139,6 +139,24 @@ pub fn cmd() -> TestCmd {
     TestCmd::new(env!("CARGO_BIN_EXE_credcheck"))
 }
 
+/// Another user can exec `program` only when every folder above it lets others through; a
+/// checkout under a private folder (mktemp -d makes 0700) would otherwise fail the spawn with
+/// a bare "Permission denied".
+fn assert_reachable_by_others(program: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for dir in program.ancestors().skip(1) {
+        let mode = std::fs::metadata(dir).map_or(0, |m| m.permissions().mode());
+        assert!(
+            mode & 0o001 != 0,
+            "a test runs {} as another user, which cannot pass {} (mode {:04o}): run the suite \
+             from a checkout that other users can traverse (as CI's clone and scripts/fresh-check are)",
+            program.display(),
+            dir.display(),
+            mode & 0o7777
+        );
+    }
+}
+
 /// Builder around a process run: program, args, env, a private HOME, optional netns.
 /// The HOME tempdir lives as long as the builder.
 pub struct TestCmd {
@@ -183,6 +201,7 @@ impl TestCmd {
     pub fn as_user(&mut self, uid: u32) -> &mut Self {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(self.home.path(), std::fs::Permissions::from_mode(0o755));
+        assert_reachable_by_others(&self.program);
         self.uid = Some(uid);
         self
     }
