@@ -3,7 +3,8 @@
 //! story: the task role's policy (`tests/firelens/policy.json`, or `--typo` for the misspelt
 //! group) and the group `/ecs/logs/sample-test` with the stream `webapp`, and with
 //! `--simulator` an IAM policy simulator for the default task role. Prints one line,
-//! `listening on ADDR`, then serves until killed. Loopback only.
+//! `listening on ADDR`, then serves until killed. Loopback, or with `--bind IP` an address of
+//! a Docker network a test created (`tests/docker.rs`, the log router's health check).
 
 #[path = "../tests/support/logs.rs"]
 mod logs;
@@ -33,7 +34,13 @@ fn main() {
             role_arn: "arn:aws:iam::123456789012:role/credcheck-task-role".into(),
         });
     }
-    let fake = logs::Fake::start(plan);
+    let ip = args
+        .iter()
+        .position(|a| a == "--bind")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|ip| ip.parse().ok())
+        .unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+    let fake = logs::Fake::start_on(plan, ip);
     let addr = fake.url().trim_start_matches("http://").to_string();
     let mut out = std::io::stdout();
     let _ = writeln!(out, "listening on {addr}");

@@ -243,6 +243,43 @@ fn docker_health_check_follows_the_expected_role() {
     lab.assert_logs_clean();
 }
 
+/// The log router's own health check (docker/log-router-healthcheck.json, the seed story):
+/// `credcheck health --fluent-bit-config /fluent-bit/etc/fluent-bit.conf` in a `FROM scratch`
+/// image with the seed's config, against the CloudWatch Logs fake on the lab's network. The
+/// seed's policy makes it healthy; the same policy with the group misspelt makes it unhealthy,
+/// naming the denied action and the exact stream ARN.
+#[test]
+fn docker_log_router_health_check_follows_the_policy() {
+    let Some(mut lab) = Lab::start(
+        "docker_log_router_health_check_follows_the_policy",
+        Sts::Fake,
+    ) else {
+        return;
+    };
+    lab.start_agent(None);
+    let good = lab.start_logs_fake("169.254.170.250", false);
+    let typo = lab.start_logs_fake("169.254.170.251", true);
+    let router = lab.log_router_image();
+    let since = docker_now();
+    let endpoint = |url: &str| format!("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={url}");
+    let ok = lab.start_app(&router, &["--tmpfs", "/tmp", "-e", &endpoint(&good)], &[]);
+    let denied = lab.start_app(&router, &["-e", &endpoint(&typo)], &[]);
+    let health = lab.wait_health(&ok, &since, "healthy");
+    let (code, output) = last_probe(&health);
+    assert_eq!(code, 0, "{health:#}");
+    assert!(output.starts_with("healthy: "), "{output}");
+    let health = lab.wait_health(&denied, &since, "unhealthy");
+    let (code, output) = last_probe(&health);
+    assert_eq!(code, 1, "{health:#}");
+    let stream = "arn:aws:logs:ap-northeast-1:123456789012:log-group:/ecs/logs/sample-test:log-stream:webapp";
+    assert!(
+        output.contains("logs:PutLogEvents") && output.contains(stream),
+        "{output}"
+    );
+    support::say!("log router health check, group misspelt in the policy: {output}");
+    lab.assert_logs_clean();
+}
+
 /// Clean-up runs even when a test fails halfway: no container, network or image of the run
 /// survives a panic.
 #[test]
@@ -505,6 +542,8 @@ struct Images {
     app: String,
     /// `docker/Dockerfile.wrapper-example` on `app`, with credcheck from `credcheck`.
     wrapped: String,
+    /// `fake_logs` alone, built when a test needs it.
+    logs: String,
 }
 
 /// One network with its agent, moto, images and app containers; all removed on drop.
@@ -646,6 +685,48 @@ impl Lab {
         let tag = format!("health-{role}");
         let dockerfile = self.dockerfile(&tag, &text);
         self.build(&tag, &dockerfile, &[], &[])
+    }
+
+    /// The wrapped app as a FireLens log router: the seed's Fluent Bit config in
+    /// /fluent-bit/etc and docker/log-router-healthcheck.json's health check command.
+    fn log_router_image(&self) -> String {
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/firelens");
+        let files = [seed.join("fluent-bit.conf"), seed.join("extra.conf")];
+        let text = format!(
+            "FROM {}\nCOPY fluent-bit.conf extra.conf /fluent-bit/etc/\nHEALTHCHECK --interval=1s --timeout=5s --retries=1 CMD [\"/credcheck\", \"health\", \"--fluent-bit-config\", \"/fluent-bit/etc/fluent-bit.conf\"]\n",
+            self.images.wrapped
+        );
+        let dockerfile = self.dockerfile("log-router", &text);
+        let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        self.build("log-router", &dockerfile, &files, &[])
+    }
+
+    /// `examples/fake_logs` (the seed's policy; `typo`: its group misspelt) at `ip`; returns
+    /// its URL once it listens.
+    fn start_logs_fake(&mut self, ip: &str, typo: bool) -> String {
+        if self.images.logs.is_empty() {
+            let text = "FROM scratch\nCOPY fake_logs /fake_logs\nENTRYPOINT [\"/fake_logs\"]\n";
+            let dockerfile = self.dockerfile("logs", text);
+            let bin = support::example_bin("fake_logs");
+            self.images.logs = self.build("logs", &dockerfile, &[&bin], &[]);
+        }
+        let name = format!("{}-logs-{}", self.run, ip.rsplit('.').next().unwrap_or("x"));
+        let fixed = format!(
+            "run -d --network {} --ip {ip} --label {}",
+            self.run,
+            self.label()
+        );
+        let mut args = argv(&fixed, &["--name", &name, &self.images.logs, "--bind", ip]);
+        if typo {
+            args.push("--typo".into());
+        }
+        self.docker.ok(&args);
+        let line = self
+            .follow(&name)
+            .wait_for("`listening on` from fake_logs", WAIT_LIMIT, |l| {
+                l.starts_with("listening on ")
+            });
+        format!("http://{}", line.trim_start_matches("listening on ").trim())
     }
 
     /// `Dockerfile` in the build context of `tag`.

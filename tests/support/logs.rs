@@ -222,7 +222,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Fake {
     pub fn start(plan: Plan) -> Fake {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        Fake::start_on(plan, Ipv4Addr::LOCALHOST)
+    }
+
+    /// The same on `ip` (a test's own Docker network address), on a free port.
+    pub fn start_on(plan: Plan, ip: Ipv4Addr) -> Fake {
+        let listener = TcpListener::bind((ip, 0)).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let shared = Arc::new(Shared {
             plan: Mutex::new(plan),
