@@ -25,6 +25,8 @@ use std::time::{Duration, SystemTime};
 
 /// The codes this module adds; the health line repeats them once (`health_clause`).
 pub const CACHED: &str = "logs-verdict-cached";
+/// The router's own counters proved delivery (no AWS call).
+pub const COUNTERS: &str = "logs-router-counters";
 pub const THROTTLED: &str = "logs-verdict-throttled";
 pub const UNTRUSTED: &str = "logs-state-untrusted";
 pub const READ_ONLY: &str = "logs-state-read-only";
@@ -56,6 +58,14 @@ struct State {
     every: Duration,
 }
 
+/// One health run's context for every target.
+struct Run<'a> {
+    ctx: &'a Ctx<'a>,
+    who: &'a Who<'a>,
+    state: &'a State,
+    metrics: &'a probe::Metrics,
+}
+
 /// Runs the cached logs check for every `--logs-to` target and every config or FireLens
 /// output (found as the full probe finds them: `probe::gather_targets`).
 pub async fn run(settings: &Settings, ctx: &Ctx<'_>, who: Who<'_>) -> Findings {
@@ -65,10 +75,45 @@ pub async fn run(settings: &Settings, ctx: &Ctx<'_>, who: Who<'_>) -> Findings {
         every: settings.probe_every,
     };
     let mut f = Findings::default();
-    for t in probe::gather_targets(&settings.probe, ctx, &who.subject, &mut f).await {
-        one(ctx, &who, &state, &t, &mut f).await;
+    let targets = probe::gather_targets(&settings.probe, ctx, &who.subject, &mut f).await;
+    let metrics = probe::fetch_counters(&targets, ctx, &mut f).await;
+    for t in &targets {
+        match probe::counters_for(t, &metrics) {
+            Some((name, c)) if c.proves_delivery() => delivered(t, name, c, &mut f),
+            seen => {
+                one(ctx, &who, &state, &metrics, t, &mut f).await;
+                let deliverable = f.outputs.last().map(|o| o.delivery) == Some(Delivery::Deliverable);
+                let failing = seen.filter(|(_, c)| c.failures() > 0 && deliverable);
+                let said = f.warnings.iter().any(|w| w.code == "logs-destination-failing");
+                if let (Some((name, c)), false) = (failing, said) {
+                    f.warnings.push(probe::destination_failing(name, c));
+                }
+            }
+        }
     }
     f
+}
+
+/// The router's own counters prove delivery (records delivered, no failure of any kind):
+/// no AWS call at all, and nothing to store (the counters are read live on every run).
+fn delivered(t: &Target, name: &str, c: &crate::probe::counters::Counters, f: &mut Findings) {
+    f.notes.push(Note {
+        code: COUNTERS,
+        message: c.describe(name),
+    });
+    f.outputs.push(LogOutput {
+        from: t.from.clone(),
+        plugin: t.plugin.name().into(),
+        region: t.region.clone(),
+        group: t.group.clone(),
+        stream: t.stream.clone(),
+        names: t.names.clone(),
+        group_exists: Some(true),
+        stream_exists: Some(true),
+        delivery: Delivery::Deliverable,
+        evidence: Basis::Counters,
+        why: None,
+    });
 }
 
 fn key(who: &Who<'_>, t: &Target) -> Key {
@@ -81,14 +126,22 @@ fn key(who: &Who<'_>, t: &Target) -> Key {
     }
 }
 
-async fn one(ctx: &Ctx<'_>, who: &Who<'_>, state: &State, t: &Target, f: &mut Findings) {
+async fn one(
+    ctx: &Ctx<'_>,
+    who: &Who<'_>,
+    state: &State,
+    metrics: &probe::Metrics,
+    t: &Target,
+    f: &mut Findings,
+) {
+    let run = Run { ctx, who, state, metrics };
     let key = key(who, t);
     let now = ctx.env.now();
     let (prev, dir_ok) = load(state, &key, now, f);
     let entry = match cache::next_step(prev.as_ref(), now) {
         Step::Reuse => prev.clone(),
-        Step::Refresh => refresh(ctx, who, state, t, prev.as_ref(), f).await,
-        Step::Probe => fresh(ctx, who, state, t, prev.as_ref(), f).await,
+        Step::Refresh => refresh(&run, t, prev.as_ref(), f).await,
+        Step::Probe => fresh(&run, t, prev.as_ref(), None, f).await,
     };
     let Some(entry) = entry else { return };
     if prev.as_ref() == Some(&entry) {
@@ -168,16 +221,14 @@ fn fingerprint(answer: &Answer) -> cache::Answer {
 }
 
 async fn refresh(
-    ctx: &Ctx<'_>,
-    who: &Who<'_>,
-    state: &State,
+    run: &Run<'_>,
     t: &Target,
     prev: Option<&Entry>,
     f: &mut Findings,
 ) -> Option<Entry> {
     let prev_entry = prev?;
-    let Some((answer, _)) = put(ctx, who, t).await else {
-        return fresh(ctx, who, state, t, prev, f).await;
+    let Some((answer, _)) = put(run.ctx, run.who, t).await else {
+        return fresh(run, t, prev, None, f).await;
     };
     // A refresh that got no answer keeps the last verdict, like a throttled one: one blip
     // must not turn a fleet red (the full probe runs at the next due time).
@@ -185,14 +236,14 @@ async fn refresh(
         Answer::Failed(_) => cache::Answer::Throttled,
         _ => fingerprint(&answer),
     };
-    match cache::after_refresh(prev_entry, &seen, ctx.env.now(), state.every) {
+    match cache::after_refresh(prev_entry, &seen, run.ctx.env.now(), run.state.every) {
         AfterRefresh::Keep(kept) => {
             if kept.throttled {
                 throttled(f);
             }
             Some(*kept)
         }
-        AfterRefresh::Probe => fresh(ctx, who, state, t, prev, f).await,
+        AfterRefresh::Probe => fresh(run, t, prev, Some(&answer), f).await,
     }
 }
 
@@ -207,18 +258,24 @@ fn throttled(f: &mut Findings) {
     ));
 }
 
-/// The full probe for one target; its verdict is stored only when it is definite.
+/// The full probe for one target (`known`: the refresh's PutLogEvents answer, not sent
+/// again); its verdict is stored only when it is definite.
 async fn fresh(
-    ctx: &Ctx<'_>,
-    who: &Who<'_>,
-    state: &State,
+    run: &Run<'_>,
     t: &Target,
     prev: Option<&Entry>,
+    known: Option<&Answer>,
     f: &mut Findings,
 ) -> Option<Entry> {
+    let (ctx, who, state) = (run.ctx, run.who, run.state);
     let mut found = Findings::default();
     let req = Request::default();
-    probe::probe_targets(&req, std::slice::from_ref(t), ctx, &who.subject, &mut found).await;
+    let targets = std::slice::from_ref(t);
+    let given = probe::Given {
+        put: known,
+        metrics: Some(run.metrics),
+    };
+    probe::probe_targets(&req, targets, ctx, &who.subject, given, &mut found).await;
     let put = found.puts.first().map(|(_, _, a)| fingerprint(a));
     let verdict = definite(&found);
     let now = ctx.env.now();
@@ -336,7 +393,7 @@ fn put_permission(arn: &str, denied: Option<&str>) -> Permission {
 pub fn health_clause(warnings: &[Warning], notes: &[Note]) -> String {
     let mut parts: Vec<&str> = notes
         .iter()
-        .filter(|n| n.code == CACHED)
+        .filter(|n| n.code == CACHED || n.code == COUNTERS)
         .map(|n| n.message.as_str())
         .take(1)
         .collect();

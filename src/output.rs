@@ -82,7 +82,7 @@ pub fn render_lines<S: AsRef<str>>(lines: &[S]) -> String {
 /// The JSON form of `value`, as [`json`] writes it: one line ending in `\n`.
 pub fn render_json(value: &impl Serialize) -> String {
     let mut tree = serde_json::to_value(value).unwrap_or_else(|e| {
-        serde_json::json!({"schema_version": 1, "ok": false, "exit_code": 1,
+        serde_json::json!({"schema_version": crate::report::SCHEMA_VERSION, "ok": false, "exit_code": 1,
             "errors": [{"code": "render-failed", "message": e.to_string()}]})
     });
     clean_tree(&mut tree);

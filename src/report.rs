@@ -15,7 +15,9 @@ use crate::warning::{self, Warning};
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: log outputs say deliverable, blocked or unverified, with names, evidence and why
+/// (issue 20); permissions lost likely-allowed, likely-denied, unknown and the proxy basis.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {

@@ -34,28 +34,47 @@ pub struct Section {
     pub at: String,
     pub keys: BTreeMap<String, String>,
     pub unset: Vec<(String, String)>,
+    /// The name the router's metrics API gives this output: its `Alias`, else
+    /// `<plugin>.<N>` with N counting every output of the config in order (flb_output.c).
+    /// `None` where the section is not from a config file (task metadata).
+    pub instance: Option<String>,
+}
+
+/// What the probe takes from a whole configuration: its outputs, and its `[SERVICE]` keys
+/// (lower-cased; the metrics API's `HTTP_Server`, `HTTP_Listen`, `HTTP_Port`).
+#[derive(Debug, Default)]
+pub struct Config {
+    pub outputs: Vec<Section>,
+    pub service: BTreeMap<String, String>,
 }
 
 struct Reader<'a> {
     env: &'a Env,
     vars: BTreeMap<String, String>,
     files: usize,
-    outputs: Vec<Section>,
+    config: Config,
     current: Option<Section>,
+    in_service: bool,
 }
 
 /// Every `[OUTPUT]` of the configuration at `path` and its includes, in order.
 pub fn outputs(env: &Env, path: &Path) -> Result<Vec<Section>, Error> {
+    read(env, path).map(|c| c.outputs)
+}
+
+/// The configuration at `path` and its includes.
+pub fn read(env: &Env, path: &Path) -> Result<Config, Error> {
     let mut r = Reader {
         env,
         vars: BTreeMap::new(),
         files: 0,
-        outputs: Vec::new(),
+        config: Config::default(),
         current: None,
+        in_service: false,
     };
     r.file(path, 0)?;
     r.close();
-    Ok(r.outputs)
+    Ok(r.config)
 }
 
 fn config_error(message: String) -> Error {
@@ -108,6 +127,7 @@ impl Reader<'_> {
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             self.close();
+            self.in_service = name.trim().eq_ignore_ascii_case("SERVICE");
             if name.trim().eq_ignore_ascii_case("OUTPUT") {
                 self.current = Some(Section {
                     at: format!("{}:{n}", path.display()),
@@ -117,7 +137,9 @@ impl Reader<'_> {
             return Ok(());
         }
         let (value, unset) = self.expand_noting(rest);
-        if let Some(section) = &mut self.current {
+        if self.in_service {
+            self.config.service.insert(word.to_ascii_lowercase(), value);
+        } else if let Some(section) = &mut self.current {
             let key = word.to_ascii_lowercase();
             section.unset.extend(unset.into_iter().map(|v| (key.clone(), v)));
             section.keys.insert(key, value);
@@ -134,6 +156,10 @@ impl Reader<'_> {
             let value = self.expand(&value);
             self.vars.insert(key, value);
         }
+        for (key, value) in &doc.service {
+            let value = self.expand(value);
+            self.config.service.insert(key.to_ascii_lowercase(), value);
+        }
         for include in &doc.includes {
             self.include(path, &self.expand(include), depth)?;
         }
@@ -148,13 +174,26 @@ impl Reader<'_> {
                 section.unset.extend(unset.into_iter().map(|v| (key.clone(), v)));
                 section.keys.insert(key, value);
             }
-            self.outputs.push(section);
+            self.push(section);
         }
         Ok(())
     }
 
     fn close(&mut self) {
-        self.outputs.extend(self.current.take());
+        if let Some(section) = self.current.take() {
+            self.push(section);
+        }
+    }
+
+    /// Adds an output with its metrics name (`Alias`, else `<name>.<N>`).
+    fn push(&mut self, mut section: Section) {
+        let n = self.config.outputs.len();
+        let name = section.keys.get("name").map(|v| v.trim().to_ascii_lowercase());
+        let alias = section.keys.get("alias").map(|v| v.trim().to_string());
+        section.instance = alias
+            .filter(|a| !a.is_empty())
+            .or_else(|| name.map(|name| format!("{name}.{n}")));
+        self.config.outputs.push(section);
     }
 
     fn include(&mut self, from: &Path, pattern: &str, depth: usize) -> Result<(), Error> {
@@ -335,7 +374,7 @@ fn output(s: &Section, plugin: Plugin, task: Option<&Task>, found: &mut Found) -
     let region = key("region").ok_or_else(|| Error::problem("logs-output-no-region", format!("the {} output at {at} has no region, so the plugin cannot start", plugin.name()), "set `region` in the output to a region name such as us-east-1"))?;
     crate::sdk::ensure_region(&region, "region").map_err(|_| Error::problem("logs-output-no-region", format!("the {} output at {at} has a region that is not a region name", plugin.name()), "set `region` in the output to a region name such as us-east-1"))?;
     let endpoint = endpoint(key("endpoint"), key("port"), &region)
-        .map_err(|why| Error::problem("logs-endpoint", format!("the {} output at {at}: {why}", plugin.name()), "give `endpoint` as a host name (an https:// prefix is stripped) and `port` as a number"))?;
+        .map_err(|why| Error::config("logs-endpoint", format!("the {} output at {at}: {why}", plugin.name()), "give `endpoint` as a host name (an https:// prefix is stripped) and `port` as a number"))?;
     let resolved = names::resolve(plugin, &s.keys, task)
         .map_err(|why| unjudged(plugin, &at, &why, "run the check inside the task (task metadata v4 names the FireLens tag), or check one real stream with --logs-to GROUP:STREAM"))?;
     if let Some(role) = key("role_arn") {
@@ -364,6 +403,11 @@ fn output(s: &Section, plugin: Plugin, task: Option<&Task>, found: &mut Found) -
                 .unwrap_or(0),
             tags: key("log_group_tags").is_some() || key("new_log_group_tags").is_some(),
             names: r.names,
+            // The URL is the config's (its [SERVICE]); the caller fills it in.
+            counters: s.instance.clone().map(|i| super::counters::Source {
+                url: String::new(),
+                instance: Some(i),
+            }),
         });
     }
     Ok(())

@@ -22,6 +22,8 @@ pub struct Doc {
     pub includes: Vec<String>,
     /// `pipeline.outputs[]`: the line each item starts on, and its scalar keys.
     pub outputs: Vec<(usize, Vec<(String, String)>)>,
+    /// `service:` entries (`http_server`, `http_listen`, `http_port`: the metrics API).
+    pub service: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +155,8 @@ impl Reader {
     fn store(&mut self, key: String, value: String) {
         if self.path_is(&["env"]) {
             self.doc.env.push((key, value));
+        } else if self.path_is(&["service"]) {
+            self.doc.service.push((key, value));
         } else if self.path_is(&["pipeline", "outputs", "#"]) {
             if let Some((_, keys)) = self.doc.outputs.last_mut() {
                 keys.push((key, value));
@@ -163,6 +167,7 @@ impl Reader {
     /// Whether values at the current path (with the leaf just pushed) are read.
     fn wanted_here(&self) -> bool {
         self.path_is(&["env"])
+            || self.path_is(&["service"])
             || self.path_is(&["includes"])
             || self.path_is(&["pipeline", "outputs", "#"])
     }
@@ -170,6 +175,7 @@ impl Reader {
     /// The scalar, when the probe reads this path; an unsupported form there is an error.
     fn scalar_if_wanted(&self, n: usize, raw: &str) -> Result<Option<String>, String> {
         let wanted = self.path_is(&["env", "*"])
+            || self.path_is(&["service", "*"])
             || self.path_is(&["includes", "#"])
             || self.path_is(&["pipeline", "outputs", "#", "*"]);
         if !wanted {

@@ -11,6 +11,7 @@
 //! ECS_CONTAINER_METADATA_URI_V4, and `${VAR}`s named in a Fluent Bit config.
 
 pub mod aws;
+pub mod counters;
 pub mod firelens;
 pub mod fluentbit;
 pub mod fluentbit_yaml;
@@ -27,6 +28,7 @@ use crate::http::Budget;
 use crate::warning::Warning;
 use clap::Args;
 use plan::{Answer, Call, Check, Existence, Need, Plugin, Target};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use verdict::{Basis, Delivery, LogOutput, Permission, Verdict};
@@ -66,6 +68,11 @@ pub struct ProbeArgs {
     /// Ask IAM's policy simulator first (exact verdicts); fall back to the probes if refused.
     #[arg(long)]
     pub simulate: bool,
+
+    /// Read the log router's own counters here (Fluent Bit's /api/v1/metrics), e.g.
+    /// http://127.0.0.1:2020/api/v1/metrics; a config's HTTP_Server settings name it otherwise.
+    #[arg(long, value_name = "URL")]
+    pub fluent_bit_metrics: Option<String>,
 }
 
 /// The probe request, validated.
@@ -79,6 +86,8 @@ pub struct Request {
     pub configs: Vec<PathBuf>,
     pub firelens: bool,
     pub simulate: bool,
+    /// `--fluent-bit-metrics`: a validated http(s) URL.
+    pub metrics: Option<String>,
 }
 
 fn usage(code: &'static str, message: String, hint: &str) -> Error {
@@ -107,6 +116,7 @@ impl Request {
             configs: a.fluent_bit_config,
             firelens: a.firelens,
             simulate: a.simulate,
+            metrics: a.fluent_bit_metrics.as_deref().map(parse_metrics).transpose()?,
         };
         if let Some(r) = &request.logs_region {
             crate::sdk::ensure_region(r, "--logs-region")?;
@@ -139,6 +149,15 @@ fn parse_can(raw: &str) -> Result<(String, String), Error> {
         return Err(bad());
     }
     Ok((action.to_string(), resource.to_string()))
+}
+
+/// `--fluent-bit-metrics URL`: an explicit http(s) URL with a host (it carries no credential).
+fn parse_metrics(raw: &str) -> Result<String, Error> {
+    let url = crate::http::Url::parse(raw.trim()).ok();
+    match url {
+        Some(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.username().is_empty() && u.password().is_none() => Ok(u.to_string()),
+        _ => Err(usage("invalid-fluent-bit-metrics", format!("--fluent-bit-metrics {:?} is not an http(s) URL", crate::secret::sanitize_foreign(raw, 120)), "e.g. --fluent-bit-metrics http://127.0.0.1:2020/api/v1/metrics")),
+    }
 }
 
 /// `GROUP[:STREAM]`: group names cannot hold `:` (CloudWatch Logs' naming rules).
@@ -220,8 +239,17 @@ struct Site {
 pub async fn run(req: &Request, ctx: &Ctx<'_>, subject: Subject<'_>) -> Findings {
     let mut f = Findings::default();
     let targets = gather_targets(req, ctx, &subject, &mut f).await;
-    probe_targets(req, &targets, ctx, &subject, &mut f).await;
+    probe_targets(req, &targets, ctx, &subject, Given::default(), &mut f).await;
     f
+}
+
+/// What a caller already has, so that nothing is asked twice in one run.
+#[derive(Default, Clone, Copy)]
+pub struct Given<'a> {
+    /// A too-old PutLogEvents answer for these targets (health's refresh).
+    pub put: Option<&'a Answer>,
+    /// The router's counters, already read.
+    pub metrics: Option<&'a Metrics>,
 }
 
 /// Probes the given targets (and `req`'s `--can` checks, with `--simulate` if asked).
@@ -230,6 +258,7 @@ pub async fn probe_targets(
     targets: &[Target],
     ctx: &Ctx<'_>,
     subject: &Subject<'_>,
+    given: Given<'_>,
     f: &mut Findings,
 ) {
     let Some(account) = subject.account.clone() else {
@@ -243,9 +272,22 @@ pub async fn probe_targets(
         false => None,
     };
     for site in &mut sites {
+        if let Some(answer) = given.put {
+            site.answers.push((Call::PutTooOld, answer.clone()));
+            f.puts
+                .push((site.group.clone(), site.stream.clone(), answer.clone()));
+        }
         probe_site(ctx, subject, site, decided.is_some(), f).await;
     }
-    judge_all(targets, &sites, &others, decided.as_deref(), f);
+    let fetched;
+    let metrics = match given.metrics {
+        Some(m) => m,
+        None => {
+            fetched = fetch_counters(targets, ctx, f).await;
+            &fetched
+        }
+    };
+    judge_all(targets, &sites, &others, decided.as_deref(), metrics, f);
 }
 
 /// The destinations: `--logs-to` (in the run's region unless `--logs-region`), then every
@@ -279,12 +321,18 @@ pub(crate) async fn gather_targets(
             retention_days: 0,
             tags: false,
             names: plan::Names::literal(),
+            counters: None,
         });
     }
     for path in &req.configs {
-        match fluentbit::outputs(ctx.env, path) {
-            Ok(sections) => {
-                let found = fluentbit::targets(&sections, ctx.task);
+        match fluentbit::read(ctx.env, path) {
+            Ok(config) => {
+                let mut found = fluentbit::targets(&config.outputs, ctx.task);
+                let url = req.metrics.clone().or_else(|| counters::url_from_service(&config.service));
+                for t in &mut found.targets {
+                    let instance = t.counters.take().and_then(|s| s.instance);
+                    t.counters = url.clone().map(|url| counters::Source { url, instance });
+                }
                 add_config_targets(found, path, &mut out, f)
             }
             Err(e) => f.error(e),
@@ -295,6 +343,9 @@ pub(crate) async fn gather_targets(
             Ok(found) => add_config_targets(found, &PathBuf::from("task metadata"), &mut out, f),
             Err(e) => f.error(e),
         }
+    }
+    for t in out.iter_mut().filter(|t| t.counters.is_none()) {
+        t.counters = req.metrics.clone().map(|url| counters::Source { url, instance: None });
     }
     out
 }
@@ -514,11 +565,50 @@ async fn probe_site(
     site.existence = Existence::from_answers(&site.answers);
 }
 
+/// The router's counters, by metrics URL (fetched once each).
+pub type Metrics = BTreeMap<String, BTreeMap<String, counters::Counters>>;
+
+/// Reads every distinct metrics URL the targets name, once; a failure is a warning (the
+/// probes still decide).
+pub async fn fetch_counters(targets: &[Target], ctx: &Ctx<'_>, f: &mut Findings) -> Metrics {
+    let mut out = Metrics::new();
+    for source in targets.iter().filter_map(|t| t.counters.as_ref()) {
+        if out.contains_key(&source.url) {
+            continue;
+        }
+        match counters::fetch(&source.url, ctx.metadata, ctx.budget).await {
+            Ok(m) => {
+                out.insert(source.url.clone(), m);
+            }
+            Err(why) => {
+                out.insert(source.url.clone(), BTreeMap::new());
+                f.warnings.push(Warning::new("logs-counters-unavailable", format!("the log router's counters at {} could not be read: {why}", crate::secret::printable(&source.url, 200)), "enable HTTP_Server in the router's [SERVICE] (FireLens health checks already use port 2020), or pass --fluent-bit-metrics URL"));
+            }
+        }
+    }
+    out
+}
+
+/// Failures in the router's counters while every action it needs is allowed: not this role.
+pub fn destination_failing(name: &str, c: &counters::Counters) -> Warning {
+    Warning::new("logs-destination-failing", format!("the router reports failures ({}) while every action it needs is allowed to this role: the destination or the network is failing, not this task", c.describe(name)), "look at CloudWatch Logs' health in the Region, the VPC endpoint or the proxy; the router retries on its own")
+}
+
+/// A target's counters in fetched metrics: its output's name and counters.
+pub fn counters_for<'a>(
+    t: &Target,
+    metrics: &'a Metrics,
+) -> Option<(&'a str, &'a counters::Counters)> {
+    let source = t.counters.as_ref()?;
+    counters::pick(metrics.get(&source.url)?, source)
+}
+
 fn judge_all(
     targets: &[Target],
     sites: &[Site],
     others: &[(String, String)],
     decided: Option<&[simulate::Decision]>,
+    metrics: &Metrics,
     f: &mut Findings,
 ) {
     let judge = |site: &Site, check: &Check| {
@@ -542,7 +632,7 @@ fn judge_all(
             .filter(|(at, _)| *at == Some(i))
             .map(|(_, c)| judge(site, c))
             .collect();
-        output(t, site.existence, &perms, f);
+        output(t, site.existence, &perms, counters_for(t, metrics), f);
         f.permissions.extend(perms);
     }
     for site in sites {
@@ -580,12 +670,19 @@ fn dedup(perms: &mut Vec<Permission>) {
     });
 }
 
-fn output(t: &Target, existence: Existence, perms: &[Permission], f: &mut Findings) {
+fn output(
+    t: &Target,
+    existence: Existence,
+    perms: &[Permission],
+    seen: Option<(&str, &counters::Counters)>,
+    f: &mut Findings,
+) {
     let needed: Vec<&Permission> = perms
         .iter()
         .filter(|p| p.verdict != Verdict::NotNeeded)
         .collect();
     let mut delivery = verdict::delivery(&needed);
+    let mut evidence = Basis::Probe;
     let mut why = None;
     if let Some(cannot) = cannot_work(t, existence) {
         delivery = Delivery::Blocked;
@@ -605,10 +702,29 @@ fn output(t: &Target, existence: Existence, perms: &[Permission], f: &mut Findin
     if t.stream.is_empty() && delivery == Delivery::Deliverable {
         delivery = Delivery::Unverified;
     }
+    if let Some((name, c)) = seen {
+        match delivery {
+            Delivery::Unverified if c.proves_delivery() => {
+                delivery = Delivery::Deliverable;
+                evidence = Basis::Counters;
+            }
+            Delivery::Deliverable if c.failures() > 0 => {
+                f.warnings.push(destination_failing(name, c))
+            }
+            Delivery::Blocked if c.failures() > 0 => {
+                why = why.map(|w| format!("{w}; the router's counters agree ({})", c.describe(name)));
+            }
+            _ => {}
+        }
+    }
     if delivery == Delivery::Unverified {
         let open = match t.stream.is_empty() {
             true => "no stream was named, so PutLogEvents and CreateLogStream were not checked".into(),
             false => unproven(&needed),
+        };
+        let open = match seen {
+            Some((name, c)) => format!("{open}; the router's counters: {}", c.describe(name)),
+            None => open,
         };
         f.error(Error::unverified("logs-delivery-unverified", format!("delivery to {}:{} ({}) is not proven: {open}", t.group, t.stream, t.from), plan::SETTLE));
         why = Some(open);
@@ -623,7 +739,7 @@ fn output(t: &Target, existence: Existence, perms: &[Permission], f: &mut Findin
         group_exists: existence.group,
         stream_exists: existence.stream,
         delivery,
-        evidence: Basis::Probe,
+        evidence,
         why,
     });
 }
