@@ -77,19 +77,14 @@ pub async fn run(settings: &Settings, ctx: &Ctx<'_>, who: Who<'_>) -> Findings {
     let mut f = Findings::default();
     let targets = probe::gather_targets(&settings.probe, ctx, &who.subject, &mut f).await;
     let metrics = probe::fetch_counters(&targets, ctx, &mut f).await;
+    let run = Run {
+        ctx,
+        who: &who,
+        state: &state,
+        metrics: &metrics,
+    };
     for t in &targets {
-        match probe::counters_for(t, &metrics) {
-            Some((name, c)) if c.proves_delivery() => delivered(t, name, c, &mut f),
-            seen => {
-                one(ctx, &who, &state, &metrics, t, &mut f).await;
-                let deliverable = f.outputs.last().map(|o| o.delivery) == Some(Delivery::Deliverable);
-                let failing = seen.filter(|(_, c)| c.failures() > 0 && deliverable);
-                let said = f.warnings.iter().any(|w| w.code == "logs-destination-failing");
-                if let (Some((name, c)), false) = (failing, said) {
-                    f.warnings.push(probe::destination_failing(name, c));
-                }
-            }
-        }
+        one(&run, t, &mut f).await;
     }
     f
 }
@@ -116,9 +111,10 @@ fn delivered(t: &Target, name: &str, c: &crate::probe::counters::Counters, f: &m
     });
 }
 
+/// The key: the role that writes (the output's `role_arn`, else this task's), and where.
 fn key(who: &Who<'_>, t: &Target) -> Key {
     Key {
-        role: who.role.clone(),
+        role: t.role.as_ref().map_or_else(|| who.role.clone(), |r| r.arn.clone()),
         region: t.region.clone(),
         group: t.group.clone(),
         stream: t.stream.clone(),
@@ -126,23 +122,33 @@ fn key(who: &Who<'_>, t: &Target) -> Key {
     }
 }
 
-async fn one(
-    ctx: &Ctx<'_>,
-    who: &Who<'_>,
-    state: &State,
-    metrics: &probe::Metrics,
-    t: &Target,
-    f: &mut Findings,
-) {
-    let run = Run { ctx, who, state, metrics };
+/// One target: the router's counters when they prove delivery (no AWS call), else the
+/// stored verdict, its refresh, or the full probe (`verdict_cache` decides).
+async fn one(run: &Run<'_>, t: &Target, f: &mut Findings) {
+    let (ctx, who, state) = (run.ctx, run.who, run.state);
     let key = key(who, t);
     let now = ctx.env.now();
     let (prev, dir_ok) = load(state, &key, now, f);
+    let seen = probe::counters_for(t, run.metrics);
+    if let Some((name, c)) = seen.filter(|(_, c)| c.proves_delivery()) {
+        let entry = cache::after_counters(&key, prev.as_ref(), now, state.every);
+        if let (Some(entry), true) = (entry, dir_ok) {
+            save(state, &entry, f);
+        }
+        return delivered(t, name, c, f);
+    }
     let entry = match cache::next_step(prev.as_ref(), now) {
         Step::Reuse => prev.clone(),
-        Step::Refresh => refresh(&run, t, prev.as_ref(), f).await,
-        Step::Probe => fresh(&run, t, prev.as_ref(), None, f).await,
+        Step::Refresh => refresh(run, t, prev.as_ref(), f).await,
+        Step::Probe => fresh(run, t, prev.as_ref(), None, f).await,
     };
+    if let (Some((name, c)), Some(e)) = (seen.filter(|(_, c)| c.failures() > 0), &entry) {
+        let said = f.warnings.iter().any(|w| w.code == "logs-destination-failing");
+        if e.verdict.healthy && !said {
+            let age = cache::age(e, now);
+            f.warnings.push(probe::destination_failing(name, c, Some(&age)));
+        }
+    }
     let Some(entry) = entry else { return };
     if prev.as_ref() == Some(&entry) {
         f.notes.push(Note {
@@ -193,11 +199,21 @@ fn save(state: &State, entry: &Entry, f: &mut Findings) {
     }
 }
 
+/// The refresh's one call, as the output's own writer: an output with `role_arn` assumes it
+/// first (if that fails, `None`: the full probe says why).
 async fn put(ctx: &Ctx<'_>, who: &Who<'_>, t: &Target) -> Option<(Answer, Option<Error>)> {
     let endpoint = aws::logs_endpoint(ctx.env, &t.region, t.endpoint.as_deref()).ok()?;
+    let assumed = match &t.role {
+        Some(role) => Some(
+            probe::assume::assume(ctx, who.subject.creds, role, &t.region)
+                .await
+                .ok()?,
+        ),
+        None => None,
+    };
     let site = logs::Site {
         client: ctx.client,
-        creds: who.subject.creds,
+        creds: assumed.as_ref().unwrap_or(who.subject.creds),
         endpoint: &endpoint,
         budget: ctx.budget,
         now: ctx.env.now(),
@@ -338,7 +354,11 @@ fn known_code(code: &str) -> &'static str {
 
 /// The report's findings for a stored entry (only definite verdicts are stored).
 fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
-    let account = who.subject.account.as_deref().unwrap_or("ACCOUNT");
+    let owner = t.role.as_ref().and_then(probe::assume::Role::account);
+    let account = owner
+        .as_deref()
+        .or(who.subject.account.as_deref())
+        .unwrap_or("ACCOUNT");
     let arn = plan::stream_arn(&e.key.region, account, &e.key.group, &e.key.stream);
     let denied = e
         .fingerprint
@@ -348,6 +368,7 @@ fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
         true => Delivery::Deliverable,
         false => Delivery::Blocked,
     };
+    let by_counters = e.fingerprint.is_none() && e.verdict.line == cache::COUNTERS_LINE;
     let put = put_permission(&arn, denied);
     let why = match (delivery, e.verdict.line.split_once(": ")) {
         (Delivery::Blocked, Some((code, message))) => {
@@ -358,7 +379,9 @@ fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
         }
         _ => None,
     };
-    f.permissions.push(put);
+    if !by_counters {
+        f.permissions.push(put);
+    }
     f.outputs.push(LogOutput {
         from: t.from.clone(),
         plugin: t.plugin.name().into(),
@@ -369,7 +392,10 @@ fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
         group_exists: None,
         stream_exists: None,
         delivery,
-        evidence: Basis::Probe,
+        evidence: match by_counters {
+            true => Basis::Counters,
+            false => Basis::Probe,
+        },
         why,
     });
 }

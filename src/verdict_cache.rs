@@ -13,6 +13,9 @@
 //! - a throttled answer (`ThrottlingException`, `LimitExceededException`) is never retried:
 //!   the verdict is "unknown (throttled)", health keeps the last verdict, and the next try
 //!   waits for the next due time like any other refresh;
+//! - the router's own counters proving delivery store a healthy verdict with no fingerprint
+//!   (`after_counters`) when none is due yet, and send nothing: its due time is when the
+//!   full probe runs if the counters stop proving delivery;
 //! - the due time is the check time + `--probe-every` + a jitter in [0, 20 %) of it, drawn
 //!   from a hash of the key and the check time (nanoseconds): pinned under a virtual clock,
 //!   spread across a fleet that started together.
@@ -205,6 +208,29 @@ pub fn after_probe(
     }
 }
 
+/// The stored line of a verdict the router's counters gave.
+pub const COUNTERS_LINE: &str = "the router's counters";
+
+/// The router's own counters proved delivery at `now` (no AWS call): the entry to store, if
+/// any. A healthy verdict with no fingerprint, due after `every` + jitter, so that a later
+/// failure of the counters is judged by this verdict until then, and then by the full probe
+/// (spread by the jitter, never by a whole fleet at once); a verdict not yet due is kept.
+pub fn after_counters(
+    key: &Key,
+    prev: Option<&Entry>,
+    now: SystemTime,
+    every: Duration,
+) -> Option<Entry> {
+    if next_step(prev, now) == Step::Reuse {
+        return None;
+    }
+    let verdict = Verdict {
+        healthy: true,
+        line: COUNTERS_LINE.into(),
+    };
+    Some(after_probe(key, prev, verdict, None, now, every))
+}
+
 /// The outcome of the refresh call `answer` for `entry` at `now`.
 pub fn after_refresh(
     entry: &Entry,
@@ -224,6 +250,12 @@ pub fn after_refresh(
     kept.due_at_ms = due(&entry.key, now, every);
     kept.throttled = *answer == Answer::Throttled;
     AfterRefresh::Keep(Box::new(kept))
+}
+
+/// How long ago the entry's verdict was made, for people (`4m30s`).
+pub fn age(entry: &Entry, now: SystemTime) -> String {
+    let age = Duration::from_millis(millis(now).saturating_sub(entry.probed_at_ms));
+    crate::duration::human(age)
 }
 
 /// The words health adds for a kept verdict: its age, and whether the last call was throttled.

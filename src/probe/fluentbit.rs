@@ -377,9 +377,11 @@ fn output(s: &Section, plugin: Plugin, task: Option<&Task>, found: &mut Found) -
         .map_err(|why| Error::config("logs-endpoint", format!("the {} output at {at}: {why}", plugin.name()), "give `endpoint` as a host name (an https:// prefix is stripped) and `port` as a number"))?;
     let resolved = names::resolve(plugin, &s.keys, task)
         .map_err(|why| unjudged(plugin, &at, &why, "run the check inside the task (task metadata v4 names the FireLens tag), or check one real stream with --logs-to GROUP:STREAM"))?;
-    if let Some(role) = key("role_arn") {
-        return Err(unjudged(plugin, &at, &format!("it writes as {} (role_arn), and the probe can only speak for this task's own role", printable(&role, 200)), "run credcheck with that role's credentials, or --simulate with its ARN"));
-    }
+    let role = key("role_arn").map(|arn| super::assume::Role {
+        arn,
+        external_id: key("external_id"),
+        sts_endpoint: key("sts_endpoint"),
+    });
     if resolved.iter().any(|r| r.group == IMAGE_DEFAULT_GROUP) {
         found.warnings.push(Warning::new(
             "logs-image-default",
@@ -408,6 +410,7 @@ fn output(s: &Section, plugin: Plugin, task: Option<&Task>, found: &mut Found) -
                 url: String::new(),
                 instance: Some(i),
             }),
+            role: role.clone(),
         });
     }
     Ok(())
@@ -516,13 +519,14 @@ mod tests {
         let main = write(dir.path(), "f.conf", "[OUTPUT]\n Name cloudwatch\n region us-east-1\n log_group_name fluent-bit-cloudwatch\n log_stream_prefix from-fluent-bit-\n auto_create_group true\n[OUTPUT]\n Name cloudwatch_logs\n region ${AWS_REGION}\n log_group_name g\n log_stream_name s\n[OUTPUT]\n Name cloudwatch_logs\n region us-east-1\n log_group_name g\n log_stream_name s\n role_arn arn:aws:iam::1:role/w\n[OUTPUT]\n Name cloudwatch_logs\n region us-east-1\n log_group_name fluent-bit-cloudwatch\n log_stream_name s\n endpoint https://localhost\n port 4443\n");
         let found = targets(&outputs(&env(&[]), &main).unwrap(), None);
         let codes: Vec<_> = found.errors.iter().map(|e| (e.code, e.exit_code())).collect();
-        assert_eq!(codes, [("logs-output-unresolved", 4); 3], "{:?}", found.errors);
+        assert_eq!(codes, [("logs-output-unresolved", 4); 2], "{:?}", found.errors);
         assert!(found.errors[0].message.contains("task metadata"));
         assert!(found.errors[1].message.contains("${AWS_REGION}"));
-        assert!(found.errors[2].message.contains("role_arn"));
         assert_eq!(found.outputs, 4);
-        assert_eq!(found.targets.len(), 1);
-        assert_eq!(found.targets[0].endpoint.as_deref(), Some("https://localhost:4443"));
+        assert_eq!(found.targets.len(), 2);
+        let role = found.targets[0].role.as_ref().unwrap();
+        assert_eq!((role.arn.as_str(), role.account()), ("arn:aws:iam::1:role/w", None));
+        assert_eq!(found.targets[1].endpoint.as_deref(), Some("https://localhost:4443"));
         assert_eq!(found.warnings[0].code, "logs-image-default");
     }
 

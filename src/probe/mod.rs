@@ -10,6 +10,7 @@
 //! AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS,
 //! ECS_CONTAINER_METADATA_URI_V4, and `${VAR}`s named in a Fluent Bit config.
 
+pub mod assume;
 pub mod aws;
 pub mod counters;
 pub mod firelens;
@@ -225,14 +226,35 @@ pub struct Ctx<'a> {
 
 /// One (region, endpoint, group, stream): where calls go, and the checks that use them.
 struct Site {
-    region: String,
-    endpoint: Option<String>,
-    group: String,
-    stream: String,
+    place: Place,
     /// (target index or none for --can, check)
     checks: Vec<(Option<usize>, Check)>,
     existence: Existence,
     answers: Vec<(Call, Answer)>,
+    /// The output's `role_arn` could not be assumed: nothing was probed.
+    refused: Option<assume::Refusal>,
+}
+
+/// Where and as whom calls go: one site per distinct place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Place {
+    region: String,
+    endpoint: Option<String>,
+    group: String,
+    stream: String,
+    role: Option<assume::Role>,
+}
+
+impl Place {
+    fn of(t: &Target) -> Place {
+        Place {
+            region: t.region.clone(),
+            endpoint: t.endpoint.clone(),
+            group: t.group.clone(),
+            stream: t.stream.clone(),
+            role: t.role.clone(),
+        }
+    }
 }
 
 /// Runs the probe.
@@ -241,6 +263,22 @@ pub async fn run(req: &Request, ctx: &Ctx<'_>, subject: Subject<'_>) -> Findings
     let targets = gather_targets(req, ctx, &subject, &mut f).await;
     probe_targets(req, &targets, ctx, &subject, Given::default(), &mut f).await;
     f
+}
+
+/// The credentials of an output's `role_arn`, assumed once per role in a run.
+async fn as_role(
+    ctx: &Ctx<'_>,
+    subject: &Subject<'_>,
+    role: &assume::Role,
+    region: &str,
+    assumed: &mut Vec<(assume::Role, Result<Creds, assume::Refusal>)>,
+) -> Result<Creds, assume::Refusal> {
+    if let Some((_, done)) = assumed.iter().find(|(r, _)| r == role) {
+        return done.clone();
+    }
+    let done = assume::assume(ctx, subject.creds, role, region).await;
+    assumed.push((role.clone(), done.clone()));
+    done
 }
 
 /// What a caller already has, so that nothing is asked twice in one run.
@@ -271,13 +309,24 @@ pub async fn probe_targets(
         true => simulated(ctx, subject, &sites, &others, f).await,
         false => None,
     };
+    let mut assumed: Vec<(assume::Role, Result<Creds, assume::Refusal>)> = Vec::new();
     for site in &mut sites {
         if let Some(answer) = given.put {
             site.answers.push((Call::PutTooOld, answer.clone()));
-            f.puts
-                .push((site.group.clone(), site.stream.clone(), answer.clone()));
+            f.puts.push((
+                site.place.group.clone(),
+                site.place.stream.clone(),
+                answer.clone(),
+            ));
         }
-        probe_site(ctx, subject, site, decided.is_some(), f).await;
+        let creds = match &site.place.role {
+            None => Ok(subject.creds.clone()),
+            Some(role) => as_role(ctx, subject, role, &site.place.region, &mut assumed).await,
+        };
+        match creds {
+            Ok(creds) => probe_site(ctx, &creds, site, decided.is_some(), f).await,
+            Err(refusal) => site.refused = Some(refusal),
+        }
     }
     let fetched;
     let metrics = match given.metrics {
@@ -322,6 +371,7 @@ pub(crate) async fn gather_targets(
             tags: false,
             names: plan::Names::literal(),
             counters: None,
+            role: None,
         });
     }
     for path in &req.configs {
@@ -375,49 +425,34 @@ fn add_config_targets(
     out.extend(found.targets);
 }
 
+/// The sites of the targets; an output with `role_arn` is authorised in its role's account.
 fn sites(targets: &[Target], account: &str) -> Vec<Site> {
     let mut out: Vec<Site> = Vec::new();
     for (i, t) in targets.iter().enumerate() {
-        let checks = plan::checks(t, account)
+        let owner = t.role.as_ref().and_then(assume::Role::account);
+        let checks = plan::checks(t, owner.as_deref().unwrap_or(account))
             .into_iter()
             .filter(|c| !t.stream.is_empty() || c.resource.ends_with(":log-stream:"));
-        let site = site_for(
-            &mut out,
-            &t.region,
-            t.endpoint.as_deref(),
-            &t.group,
-            &t.stream,
-        );
+        let site = site_for(&mut out, Place::of(t));
         site.checks.extend(checks.map(|c| (Some(i), c)));
     }
     out
 }
 
-fn site_for<'a>(
-    sites: &'a mut Vec<Site>,
-    region: &str,
-    endpoint: Option<&str>,
-    group: &str,
-    stream: &str,
-) -> &'a mut Site {
-    let at = sites.iter().position(|s| {
-        s.region == region
-            && s.endpoint.as_deref() == endpoint
-            && s.group == group
-            && s.stream == stream
-    });
-    let at = at.unwrap_or_else(|| {
-        sites.push(Site {
-            region: region.into(),
-            endpoint: endpoint.map(str::to_string),
-            group: group.into(),
-            stream: stream.into(),
-            checks: Vec::new(),
-            existence: Existence::default(),
-            answers: Vec::new(),
-        });
-        sites.len() - 1
-    });
+fn site_for(sites: &mut Vec<Site>, place: Place) -> &mut Site {
+    let at = match sites.iter().position(|s| s.place == place) {
+        Some(at) => at,
+        None => {
+            sites.push(Site {
+                place,
+                checks: Vec::new(),
+                existence: Existence::default(),
+                answers: Vec::new(),
+                refused: None,
+            });
+            sites.len() - 1
+        }
+    };
     &mut sites[at]
 }
 
@@ -439,8 +474,14 @@ fn add_can(req: &Request, sites: &mut Vec<Site>) -> Vec<(String, String)> {
                     && (a.stream.is_some()
                         || ![plan::PUT, plan::CREATE_STREAM].contains(&action.as_str())) =>
             {
-                let stream = a.stream.clone().unwrap_or_default();
-                let site = site_for(sites, &a.region, None, &a.group, &stream);
+                let place = Place {
+                    region: a.region.clone(),
+                    endpoint: None,
+                    group: a.group.clone(),
+                    stream: a.stream.clone().unwrap_or_default(),
+                    role: None,
+                };
+                let site = site_for(sites, place);
                 site.checks.push((
                     None,
                     Check {
@@ -477,7 +518,7 @@ async fn simulated(
     }
     let region = sites
         .first()
-        .map(|s| s.region.clone())
+        .map(|s| s.place.region.clone())
         .or_else(|| subject.region.clone())
         .unwrap_or_else(|| crate::sdk::FALLBACK_REGION.into());
     let endpoint = match aws::iam_endpoint(ctx.env, &region) {
@@ -524,12 +565,13 @@ fn simulate_warning(refusal: &simulate::Refusal, role: &str) -> Warning {
 /// only the calls that tell what exists run.
 async fn probe_site(
     ctx: &Ctx<'_>,
-    subject: &Subject<'_>,
+    creds: &Creds,
     site: &mut Site,
     simulated: bool,
     f: &mut Findings,
 ) {
-    let endpoint = match aws::logs_endpoint(ctx.env, &site.region, site.endpoint.as_deref()) {
+    let place = &site.place;
+    let endpoint = match aws::logs_endpoint(ctx.env, &place.region, place.endpoint.as_deref()) {
         Ok(e) => e,
         Err(why) => {
             f.error(Error::config(
@@ -542,12 +584,12 @@ async fn probe_site(
     };
     let logs = logs::Site {
         client: ctx.client,
-        creds: subject.creds,
+        creds,
         endpoint: &endpoint,
         budget: ctx.budget,
         now: ctx.env.now(),
-        group: &site.group,
-        stream: &site.stream,
+        group: &place.group,
+        stream: &place.stream,
     };
     let checks: Vec<Check> = site.checks.iter().map(|(_, c)| c.clone()).collect();
     while let Some(call) = plan::next_call(&checks, &site.answers) {
@@ -558,7 +600,7 @@ async fn probe_site(
         f.errors.extend(error);
         if call == Call::PutTooOld {
             f.puts
-                .push((site.group.clone(), site.stream.clone(), answer.clone()));
+                .push((place.group.clone(), place.stream.clone(), answer.clone()));
         }
         site.answers.push((call, answer));
     }
@@ -590,8 +632,13 @@ pub async fn fetch_counters(targets: &[Target], ctx: &Ctx<'_>, f: &mut Findings)
 }
 
 /// Failures in the router's counters while every action it needs is allowed: not this role.
-pub fn destination_failing(name: &str, c: &counters::Counters) -> Warning {
-    Warning::new("logs-destination-failing", format!("the router reports failures ({}) while every action it needs is allowed to this role: the destination or the network is failing, not this task", c.describe(name)), "look at CloudWatch Logs' health in the Region, the VPC endpoint or the proxy; the router retries on its own")
+/// `last`: the age of health's stored verdict, when that (not a probe now) is the proof.
+pub fn destination_failing(name: &str, c: &counters::Counters, last: Option<&str>) -> Warning {
+    let proof = match last {
+        None => "every action it needs is allowed to this role".to_string(),
+        Some(age) => format!("delivery was proven {age} ago and is probed again at the next refresh"),
+    };
+    Warning::new("logs-destination-failing", format!("the router reports failures ({}) while {proof}: the destination or the network is failing, not this task", c.describe(name)), "look at CloudWatch Logs' health in the Region, the VPC endpoint or the proxy; the router retries on its own")
 }
 
 /// A target's counters in fetched metrics: its output's name and counters.
@@ -618,14 +665,13 @@ fn judge_all(
         simulated.unwrap_or_else(|| plan::judge(check, site.existence, &site.answers))
     };
     for (i, t) in targets.iter().enumerate() {
-        let Some(site) = sites.iter().find(|s| {
-            s.region == t.region
-                && s.endpoint == t.endpoint
-                && s.group == t.group
-                && s.stream == t.stream
-        }) else {
+        let Some(site) = sites.iter().find(|s| s.place == Place::of(t)) else {
             continue;
         };
+        if let Some(refusal) = &site.refused {
+            role_refused(t, refusal, f);
+            continue;
+        }
         let perms: Vec<Permission> = site
             .checks
             .iter()
@@ -709,7 +755,7 @@ fn output(
                 evidence = Basis::Counters;
             }
             Delivery::Deliverable if c.failures() > 0 => {
-                f.warnings.push(destination_failing(name, c))
+                f.warnings.push(destination_failing(name, c, None))
             }
             Delivery::Blocked if c.failures() > 0 => {
                 why = why.map(|w| format!("{w}; the router's counters agree ({})", c.describe(name)));
@@ -741,6 +787,37 @@ fn output(
         delivery,
         evidence,
         why,
+    });
+}
+
+/// An output whose `role_arn` could not be assumed: blocked when STS refused (the router,
+/// with the same credentials, cannot assume it either), else unverified.
+fn role_refused(t: &Target, refusal: &assume::Refusal, f: &mut Findings) {
+    let role = t.role.as_ref().map_or("", |r| r.arn.as_str());
+    let (delivery, why) = match refusal {
+        assume::Refusal::Denied => {
+            let why = format!("sts:AssumeRole of {role} is denied to this task's credentials");
+            f.error(Error::problem("logs-assume-role-denied", format!("{why}, so the {} output at {} cannot deliver", t.plugin.name(), t.from), "allow sts:AssumeRole on that role to the task role, and trust the task role (and the external_id) in the role's trust policy"));
+            (Delivery::Blocked, why)
+        }
+        assume::Refusal::Failed(e) => {
+            let why = format!("the role {role} (role_arn) could not be assumed: {e}");
+            f.error(Error::unverified("logs-assume-role-failed", format!("delivery to {}:{} ({}) is not proven: {why}", t.group, t.stream, t.from), "check the output's sts_endpoint and the network path to STS"));
+            (Delivery::Unverified, why)
+        }
+    };
+    f.outputs.push(LogOutput {
+        from: t.from.clone(),
+        plugin: t.plugin.name().into(),
+        region: t.region.clone(),
+        group: t.group.clone(),
+        stream: t.stream.clone(),
+        names: t.names.clone(),
+        group_exists: None,
+        stream_exists: None,
+        delivery,
+        evidence: Basis::Probe,
+        why: Some(why),
     });
 }
 

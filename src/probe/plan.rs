@@ -75,6 +75,8 @@ pub struct Target {
     pub names: Names,
     /// Where the router's own counters for this output can be read, if anywhere.
     pub counters: Option<super::counters::Source>,
+    /// The output's `role_arn`: it writes as that role, which the probe assumes.
+    pub role: Option<super::assume::Role>,
 }
 
 /// How a target's names were found, for the report: each is `literal`, `resolved (…)` or
@@ -486,6 +488,7 @@ mod tests {
             tags: false,
             names: Names::literal(),
             counters: None,
+            role: None,
         }
     }
 
