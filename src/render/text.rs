@@ -9,10 +9,10 @@ use std::time::Duration;
 /// The report as lines of text (without line ends).
 pub fn lines(r: &Report) -> Vec<String> {
     let mut out = Vec::new();
-    let verdict = if r.ok {
-        "OK".to_string()
-    } else {
-        format!("PROBLEM (exit {})", r.exit_code)
+    let verdict = match (r.ok, r.exit_code) {
+        (true, _) => "OK".to_string(),
+        (false, crate::error::exit::UNVERIFIED) => "UNVERIFIED (exit 4)".to_string(),
+        (false, code) => format!("PROBLEM (exit {code})"),
     };
     out.push(format!("credcheck {}: {verdict}", r.version));
     summary(&mut out, r);
