@@ -21,6 +21,7 @@ pub mod notes;
 pub mod output;
 pub mod probe;
 pub mod process;
+pub mod region;
 pub mod render;
 pub mod report;
 pub mod run;

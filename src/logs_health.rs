@@ -138,7 +138,8 @@ fn save(state: &State, entry: &Entry, f: &mut Findings) {
 }
 
 async fn put(ctx: &Ctx<'_>, who: &Who<'_>, t: &Target) -> Option<(Answer, Option<Error>)> {
-    let endpoint = aws::logs_endpoint(ctx.env, &t.region, t.endpoint.as_deref()).ok()?;
+    let region = crate::region::Region::parse(&t.region, &t.from).ok()?;
+    let endpoint = aws::logs_endpoint(ctx.env, &region, t.endpoint.as_deref()).ok()?;
     let site = logs::Site {
         client: ctx.client,
         creds: who.subject.creds,

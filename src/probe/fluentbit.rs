@@ -289,7 +289,7 @@ fn target(s: &Section, plugin: Plugin) -> Result<(Target, Vec<Warning>), Warning
             "check one real group and stream with --logs-to GROUP:STREAM",
         ));
     }
-    let region = key("region").filter(|r| crate::sdk::ensure_region(r, "region").is_ok());
+    let region = key("region").filter(|r| crate::region::Region::parse(r, &at).is_ok());
     let Some(region) = region else {
         return Err(Warning::new(
             "logs-output-no-region",

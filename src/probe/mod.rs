@@ -23,6 +23,7 @@ use crate::chain::Creds;
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::Budget;
+use crate::region::Region;
 use crate::warning::Warning;
 use clap::Args;
 use plan::{Answer, Call, Check, Existence, Need, Plugin, Target};
@@ -108,7 +109,12 @@ impl Request {
             simulate: a.simulate,
         };
         if let Some(r) = &request.logs_region {
-            crate::sdk::ensure_region(r, "--logs-region")?;
+            Region::parse(r, "--logs-region")?;
+        }
+        for (_, resource) in &request.can {
+            if let Some(arn) = plan::parse_logs_arn(resource) {
+                Region::parse(&arn.region, "the Region field of a --can ARN")?;
+            }
         }
         if request.simulate && !request.is_active() {
             return Err(usage("nothing-to-probe", "--simulate needs something to check".into(), "add --can ACTION=RESOURCE, --logs-to GROUP:STREAM, --fluent-bit-config PATH or --firelens"));
@@ -403,6 +409,13 @@ async fn simulated(
         .map(|s| s.region.clone())
         .or_else(|| subject.region.clone())
         .unwrap_or_else(|| crate::sdk::FALLBACK_REGION.into());
+    let region = match Region::parse(&region, "the probe's first region") {
+        Ok(r) => r,
+        Err(e) => {
+            f.error(e);
+            return None;
+        }
+    };
     let endpoint = match aws::iam_endpoint(ctx.env, &region) {
         Ok(e) => e,
         Err(why) => {
@@ -452,12 +465,20 @@ async fn probe_site(
     simulated: bool,
     f: &mut Findings,
 ) {
-    let endpoint = match aws::logs_endpoint(ctx.env, &site.region, site.endpoint.as_deref()) {
+    let region = Region::parse(
+        &site.region,
+        &format!("the region of log group {}", site.group),
+    );
+    let endpoint = match region.and_then(|r| {
+        aws::logs_endpoint(ctx.env, &r, site.endpoint.as_deref())
+            .map_err(|why| Error::config("logs-endpoint", why, ""))
+    }) {
         Ok(e) => e,
-        Err(why) => {
+        Err(e) if e.code == "invalid-region" => return f.error(e),
+        Err(e) => {
             f.error(Error::config(
                 "logs-endpoint",
-                why,
+                e.message,
                 "fix the plugin's endpoint, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS or AWS_ENDPOINT_URL",
             ));
             return;
