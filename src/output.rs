@@ -152,20 +152,25 @@ fn write_all(out: &mut dyn Write, text: &str) -> io::Result<()> {
     out.flush()
 }
 
-/// For the log writer: one tracing event, scrubbed like the rest, lines kept apart.
-pub fn log_text(text: &str) -> String {
+/// For the log writer: one tracing event, scrubbed like the rest, lines kept apart; a
+/// dependency's event (`foreign`) also passes the foreign-text rule.
+pub fn log_text(text: &str, foreign: bool) -> String {
     let mut out = String::new();
     for line in text.trim_end_matches('\n').split('\n') {
         let bounded = secret::truncate_chars(line, MAX_LINE);
-        out.push_str(&escape_text(&secret::scrub_log(&bounded)));
+        let clean = match foreign {
+            true => secret::scrub_foreign_log(&bounded),
+            false => secret::scrub_log(&bounded),
+        };
+        out.push_str(&escape_text(&clean));
         out.push('\n');
     }
     secret::scrub(&out).into_owned()
 }
 
 /// Writes a log event to stderr (see [`log_text`]).
-pub fn log(text: &str) {
-    write(Stream::Stderr, &log_text(text));
+pub fn log(text: &str, foreign: bool) {
+    write(Stream::Stderr, &log_text(text, foreign));
 }
 
 #[cfg(test)]
@@ -185,6 +190,20 @@ mod tests {
         assert!(out.contains("\\u202e") && out.contains("\\u007f") && out.contains("\\u009b"));
         let back: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(back["k\n"], "v\u{202e}\u{7f}\u{9b}\n");
+    }
+
+    #[test]
+    fn a_dependencys_log_line_is_foreign_text() {
+        // aws-config's WARN for a failing credential_process repeats the helper's stderr.
+        let line = "2026-12-07T07:00:00Z  WARN aws_config::profile::credentials: failed: stderr: export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY AWS_SESSION_TOKEN IQoJb3JpZ2luX2VjEHQaCXVzLWVhc3QtMSJHMEUCIQ password hunter2x";
+        let out = log_text(line, true);
+        for leak in ["wJalrXUtnFEMI", "IQoJb3JpZ2luX2Vj", "hunter2x"] {
+            assert!(!out.contains(leak), "{out}");
+        }
+        assert!(out.contains("aws_config::profile::credentials"), "{out}");
+        // credcheck's own lines keep the log rule (a short id stays readable).
+        let own = log_text("DEBUG credcheck::chain: token file read", false);
+        assert!(own.contains("token file read"), "{own}");
     }
 
     #[test]
