@@ -17,7 +17,6 @@ use crate::probe::{self, aws, logs, Ctx, Findings, Request, Subject};
 use crate::settings::Settings;
 use crate::verdict_cache::{self as cache, AfterRefresh, Distrust, Entry, Key, Loaded, Step};
 use crate::warning::Warning;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// The codes this module adds; the health line repeats them once (`health_clause`).
@@ -48,17 +47,21 @@ pub struct Who<'a> {
 }
 
 struct State {
-    dir: PathBuf,
-    uid: Option<u32>,
+    /// Opened once, before any request, and used for every read and write (`StateDir`).
+    dir: Result<cache::StateDir, Distrust>,
     every: Duration,
 }
 
 /// Runs the cached logs check for every `--logs-to` target and every config or FireLens
 /// output (found as the full probe finds them: `probe::gather_targets`).
 pub async fn run(settings: &Settings, ctx: &Ctx<'_>, who: Who<'_>) -> Findings {
+    let uid = cache::euid();
+    let path = cache::state_dir(settings.state_dir.as_deref(), ctx.env, uid);
     let state = State {
-        dir: cache::state_dir(settings.state_dir.as_deref(), ctx.env),
-        uid: cache::euid(),
+        dir: match uid {
+            Some(uid) => cache::StateDir::open(&path, uid),
+            None => Err(Distrust::Dir("credcheck's uid is unknown".into())),
+        },
         every: settings.probe_every,
     };
     let mut f = Findings::default();
@@ -107,10 +110,14 @@ async fn one(ctx: &Ctx<'_>, who: &Who<'_>, state: &State, t: &Target, f: &mut Fi
 
 /// The stored entry, if one can be trusted; whether the directory may be written.
 fn load(state: &State, key: &Key, now: SystemTime, f: &mut Findings) -> (Option<Entry>, bool) {
-    let Some(uid) = state.uid else {
-        return (None, false);
+    let dir = match &state.dir {
+        Ok(dir) => dir,
+        Err(d) => {
+            untrusted(f, d);
+            return (None, false);
+        }
     };
-    match cache::load(&state.dir, key, uid, now, state.every) {
+    match dir.load(key, now, state.every) {
         Loaded::Found(e) => (Some(e), true),
         Loaded::Missing => (None, true),
         Loaded::Distrusted(d) => {
@@ -132,7 +139,7 @@ fn untrusted(f: &mut Findings, d: &Distrust) {
 }
 
 fn save(state: &State, entry: &Entry, f: &mut Findings) {
-    if let Err(d) = cache::save(&state.dir, entry) {
+    if let Some(Err(d)) = state.dir.as_ref().ok().map(|dir| dir.save(entry)) {
         untrusted(f, &d);
     }
 }

@@ -22,6 +22,10 @@ pub const IMAGE_DEFAULT_GROUP: &str = "fluent-bit-cloudwatch";
 const FILE_CAP: u64 = 256 * 1024;
 const MAX_FILES: usize = 64;
 const MAX_DEPTH: usize = 8;
+/// The longest value `${VAR}` expansion may make (a config file's own cap).
+const MAX_VALUE: usize = FILE_CAP as usize;
+/// How many bytes all the expansions of one configuration may add.
+const MAX_GROWTH: usize = 1024 * 1024;
 
 /// One `[OUTPUT]` section: where it starts and its keys (lower-cased) with expanded values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +37,8 @@ pub struct Section {
 struct Reader<'a> {
     env: &'a Env,
     vars: BTreeMap<String, String>,
+    /// Bytes added by `${VAR}` expansion so far (bounded by [`MAX_GROWTH`]).
+    grown: usize,
     files: usize,
     outputs: Vec<Section>,
     current: Option<Section>,
@@ -43,6 +49,7 @@ pub fn outputs(env: &Env, path: &Path) -> Result<Vec<Section>, Error> {
     let mut r = Reader {
         env,
         vars: BTreeMap::new(),
+        grown: 0,
         files: 0,
         outputs: Vec::new(),
         current: None,
@@ -91,11 +98,13 @@ impl Reader<'_> {
         }
         let (word, rest) = split_word(line);
         if word.eq_ignore_ascii_case("@INCLUDE") {
-            return self.include(path, &self.expand(rest), depth);
+            let at = || format!("{}:{n}", path.display());
+            let pattern = self.expand(rest, &at)?;
+            return self.include(path, &pattern, depth);
         }
         if word.eq_ignore_ascii_case("@SET") {
             if let Some((k, v)) = rest.split_once('=') {
-                let value = self.expand(v.trim());
+                let value = self.expand(v.trim(), &|| format!("{}:{n}", path.display()))?;
                 self.vars.insert(k.trim().to_string(), value);
             }
             return Ok(());
@@ -110,7 +119,7 @@ impl Reader<'_> {
             }
             return Ok(());
         }
-        let value = self.expand(rest);
+        let value = self.expand(rest, &|| format!("{}:{n}", path.display()))?;
         if let Some(section) = &mut self.current {
             section.keys.insert(word.to_ascii_lowercase(), value);
         }
@@ -123,17 +132,20 @@ impl Reader<'_> {
         let doc = super::fluentbit_yaml::parse(text)
             .map_err(|why| config_error(format!("{}: {why}", path.display())))?;
         for (key, value) in doc.env {
-            let value = self.expand(&value);
+            let at = || format!("{} (env {})", path.display(), printable(&key, 60));
+            let value = self.expand(&value, &at)?;
             self.vars.insert(key, value);
         }
         for include in &doc.includes {
-            self.include(path, &self.expand(include), depth)?;
+            let pattern = self.expand(include, &|| format!("{} (includes)", path.display()))?;
+            self.include(path, &pattern, depth)?;
         }
-        for (line, keys) in doc.outputs {
-            let keys = keys
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), self.expand(v)))
-                .collect();
+        for (line, pairs) in doc.outputs {
+            let mut keys = BTreeMap::new();
+            for (k, v) in &pairs {
+                let value = self.expand(v, &|| format!("{}:{line}", path.display()))?;
+                keys.insert(k.to_ascii_lowercase(), value);
+            }
             self.outputs.push(Section {
                 at: format!("{}:{line}", path.display()),
                 keys,
@@ -177,21 +189,33 @@ impl Reader<'_> {
     }
 
     /// `${VAR}`: a `@SET` variable, else the environment, else empty (as Fluent Bit does).
-    fn expand(&self, value: &str) -> String {
+    /// Bounded: one value grows to at most [`MAX_VALUE`] bytes and all expansions of a
+    /// configuration add at most [`MAX_GROWTH`] (29 `@SET` lines that each double the last
+    /// would reach 1 GiB); past either, the configuration is refused, naming `at()`.
+    fn expand(&mut self, value: &str, at: &dyn Fn() -> String) -> Result<String, Error> {
         let mut out = String::new();
         let mut rest = value;
         while let Some(start) = rest.find("${") {
             let Some(len) = rest[start..].find('}') else {
                 break;
             };
-            out.push_str(&rest[..start]);
             let name = &rest[start + 2..start + len];
             let found = self.vars.get(name).map(String::as_str);
-            out.push_str(found.or_else(|| self.env.get(name)).unwrap_or(""));
+            let found = found.or_else(|| self.env.get(name)).unwrap_or("");
+            let grown = out.len() + start + found.len();
+            if grown > MAX_VALUE || self.grown + grown > MAX_GROWTH {
+                return Err(config_error(format!(
+                    "{}: expanding ${{…}} variables makes a value of more than {MAX_VALUE} bytes, or the configuration more than {MAX_GROWTH} bytes larger (@SET lines that double a variable?)",
+                    at()
+                )));
+            }
+            out.push_str(&rest[..start]);
+            out.push_str(found);
             rest = &rest[start + len + 1..];
         }
         out.push_str(rest);
-        out
+        self.grown += out.len().saturating_sub(value.len());
+        Ok(out)
     }
 }
 
@@ -450,6 +474,31 @@ mod tests {
         );
         let e = outputs(&env(&[]), &bad).unwrap_err();
         assert!(e.message.contains("line 3: an anchor"), "{}", e.message);
+    }
+
+    #[test]
+    fn set_chains_that_double_are_refused_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("@SET v0=xxxxxxxx\n");
+        for i in 1..29 {
+            text.push_str(&format!("@SET v{i}=${{v{}}}${{v{}}}\n", i - 1, i - 1));
+        }
+        text.push_str("[OUTPUT]\n Name cloudwatch_logs\n log_group_name ${v28}\n");
+        let main = write(dir.path(), "chain.conf", &text);
+        let e = outputs(&env(&[]), &main).unwrap_err();
+        assert_eq!(e.code, "fluent-bit-config");
+        assert!(e.message.contains("chain.conf:17"), "{}", e.message);
+        // Ten doublings (8 KiB) are an ordinary config.
+        let ok: String = text.lines().take(11).map(|l| format!("{l}\n")).collect();
+        let main = write(
+            dir.path(),
+            "ok.conf",
+            &format!("{ok}[OUTPUT]\n Name x\n k ${{v10}}\n"),
+        );
+        assert_eq!(
+            outputs(&env(&[]), &main).unwrap()[0].keys["k"].len(),
+            8 << 10
+        );
     }
 
     #[test]
