@@ -20,7 +20,6 @@ use crate::probe::{self, aws, logs, Ctx, Findings, Request, Subject};
 use crate::settings::Settings;
 use crate::verdict_cache::{self as cache, AfterRefresh, Distrust, Entry, Key, Loaded, Step};
 use crate::warning::Warning;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// The codes this module adds; the health line repeats them once (`health_clause`).
@@ -53,8 +52,8 @@ pub struct Who<'a> {
 }
 
 struct State {
-    dir: PathBuf,
-    uid: Option<u32>,
+    /// Opened once, before any request, and used for every read and write (`StateDir`).
+    dir: Result<cache::StateDir, Distrust>,
     every: Duration,
 }
 
@@ -69,9 +68,13 @@ struct Run<'a> {
 /// Runs the cached logs check for every `--logs-to` target and every config or FireLens
 /// output (found as the full probe finds them: `probe::gather_targets`).
 pub async fn run(settings: &Settings, ctx: &Ctx<'_>, who: Who<'_>) -> Findings {
+    let uid = cache::euid();
+    let path = cache::state_dir(settings.state_dir.as_deref(), ctx.env, uid);
     let state = State {
-        dir: cache::state_dir(settings.state_dir.as_deref(), ctx.env),
-        uid: cache::euid(),
+        dir: match uid {
+            Some(uid) => cache::StateDir::open(&path, uid),
+            None => Err(Distrust::Dir("credcheck's uid is unknown".into())),
+        },
         every: settings.probe_every,
     };
     let mut f = Findings::default();
@@ -169,10 +172,14 @@ async fn one(run: &Run<'_>, t: &Target, f: &mut Findings) {
 
 /// The stored entry, if one can be trusted; whether the directory may be written.
 fn load(state: &State, key: &Key, now: SystemTime, f: &mut Findings) -> (Option<Entry>, bool) {
-    let Some(uid) = state.uid else {
-        return (None, false);
+    let dir = match &state.dir {
+        Ok(dir) => dir,
+        Err(d) => {
+            untrusted(f, d);
+            return (None, false);
+        }
     };
-    match cache::load(&state.dir, key, uid, now, state.every) {
+    match dir.load(key, now, state.every) {
         Loaded::Found(e) => (Some(e), true),
         Loaded::Missing => (None, true),
         Loaded::Distrusted(d) => {
@@ -194,7 +201,7 @@ fn untrusted(f: &mut Findings, d: &Distrust) {
 }
 
 fn save(state: &State, entry: &Entry, f: &mut Findings) {
-    if let Err(d) = cache::save(&state.dir, entry) {
+    if let Some(Err(d)) = state.dir.as_ref().ok().map(|dir| dir.save(entry)) {
         untrusted(f, &d);
     }
 }
@@ -202,10 +209,11 @@ fn save(state: &State, entry: &Entry, f: &mut Findings) {
 /// The refresh's one call, as the output's own writer: an output with `role_arn` assumes it
 /// first (if that fails, `None`: the full probe says why).
 async fn put(ctx: &Ctx<'_>, who: &Who<'_>, t: &Target) -> Option<(Answer, Option<Error>)> {
-    let endpoint = aws::logs_endpoint(ctx.env, &t.region, t.endpoint.as_deref()).ok()?;
+    let region = crate::region::Region::parse(&t.region, &t.from).ok()?;
+    let endpoint = aws::logs_endpoint(ctx.env, &region, t.endpoint.as_deref()).ok()?;
     let assumed = match &t.role {
         Some(role) => Some(
-            probe::assume::assume(ctx, who.subject.creds, role, &t.region)
+            probe::assume::assume(ctx, who.subject.creds, role, &region)
                 .await
                 .ok()?,
         ),

@@ -113,7 +113,7 @@ impl Report {
             expires_in_secs: winner
                 .and_then(|(_, r)| r.creds.expiration)
                 .map(|e| signed_secs(e, now)),
-            region: inputs.region.as_ref().map(|r| r.region.clone()),
+            region: inputs.region.as_ref().map(|r| r.region.to_string()),
             region_from: inputs.region.map(|r| r.origin),
             identity,
             clock_skew_secs: None,

@@ -397,3 +397,78 @@ fn the_state_file_never_holds_a_secret() {
         }
     }
 }
+
+/// The state dir raced (issue 21): while health runs in a loop, another thread keeps swapping
+/// the state dir for a link to a directory credcheck must never write (root's own, mode 0700,
+/// so only the link, not an owner check, stands between). The directory is opened once with
+/// O_NOFOLLOW and written relative to that descriptor, so the victim stays empty whichever
+/// moment the swap lands on: before the open (the link is refused), or between the check and
+/// the write (the write goes to the directory that was opened).
+#[test]
+fn a_state_dir_swapped_for_a_link_mid_run_is_never_written_through() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let rig = Rig::new();
+    let logs = Fake::start(allowed(COVERING));
+    let (dir, saved) = (rig.dir(), rig.state.path().join("saved"));
+    let victim = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(victim.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let stop = AtomicBool::new(false);
+    let swaps = AtomicUsize::new(0);
+    let (mut refused, runs) = (0, 60);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let swapped = std::fs::rename(&dir, &saved).is_ok()
+                    && std::os::unix::fs::symlink(victim.path(), &dir).is_ok();
+                std::thread::yield_now();
+                if swapped
+                    && std::fs::remove_file(&dir).is_ok()
+                    && std::fs::rename(&saved, &dir).is_ok()
+                {
+                    swaps.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                // A run created the dir in the gap: start again from a clean state.
+                for p in [&dir, &saved] {
+                    let _ = std::fs::remove_file(p).or_else(|_| std::fs::remove_dir_all(p));
+                }
+                let _ = std::fs::DirBuilder::new().create(&dir);
+                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+            }
+        });
+        for _ in 0..runs {
+            let (out, _) = rig.health(&logs, &["--probe-every", "0s"]);
+            assert!([0, 1].contains(&out.code), "{out}");
+            refused += usize::from(out.stdout.contains("is a symbolic link"));
+            let written: Vec<_> = std::fs::read_dir(victim.path()).unwrap().collect();
+            assert!(
+                written.is_empty(),
+                "credcheck wrote through the link: {written:?}\n{out}"
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    support::say!(
+        "state dir race: {runs} health runs, {} swaps, {refused} runs refused the link, 0 files in the victim",
+        swaps.load(Ordering::Relaxed)
+    );
+}
+
+/// The default state dir is per user: `/tmp/credcheck-<uid>` without XDG_RUNTIME_DIR.
+#[test]
+fn the_default_state_dir_is_per_user() {
+    let rig = Rig::new();
+    let logs = Fake::start(allowed(COVERING));
+    let mut cmd = rig.with_env(support::cmd(), &logs);
+    cmd.args(["health", "--logs-to", TARGET, "--probe-every", "0s"]);
+    healthy(&cmd.run());
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap();
+    let dir = PathBuf::from(format!("/tmp/credcheck-{uid}"));
+    let meta = std::fs::symlink_metadata(&dir).unwrap();
+    assert!(
+        meta.is_dir() && meta.permissions().mode() & 0o077 == 0,
+        "{meta:?}"
+    );
+}

@@ -9,16 +9,13 @@
 //! touches them. Reads (through `Env`): AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL,
 //! AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
 
-use super::aws::{self, Endpoint, Post};
-use super::plan::dns_suffix;
+use super::aws::{self, Post};
+use crate::region::Region;
 use crate::chain::Creds;
-use crate::env::Env;
-use crate::http::Url;
 use crate::secret::{register_secret, sanitize_foreign, KeyId, Secret};
 use std::time::SystemTime;
 
 const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
-pub const ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
 /// The session name credcheck's AssumeRole uses (the plugin's is random).
 const SESSION: &str = "credcheck-probe";
 
@@ -55,9 +52,10 @@ pub async fn assume(
     ctx: &super::Ctx<'_>,
     creds: &Creds,
     role: &Role,
-    region: &str,
+    region: &Region,
 ) -> Result<Creds, Refusal> {
-    let endpoint = endpoint(ctx.env, role, region).map_err(Refusal::Failed)?;
+    let endpoint = aws::sts_endpoint(ctx.env, region, role.sts_endpoint.as_deref())
+        .map_err(Refusal::Failed)?;
     let post = Post {
         endpoint: &endpoint,
         content_type: FORM,
@@ -82,31 +80,6 @@ pub async fn assume(
         )));
     }
     parse(&text).ok_or_else(|| Refusal::Failed("STS answered without credentials".into()))
-}
-
-fn endpoint(env: &Env, role: &Role, region: &str) -> Result<Endpoint, String> {
-    let configured = || {
-        (!env.is_true(crate::sdk::IGNORE_ENDPOINT_URLS))
-            .then(|| env.non_blank(ENDPOINT_URL_STS))
-            .flatten()
-    };
-    let raw = match &role.sts_endpoint {
-        Some(host) => format!("https://{}", host.trim_start_matches("https://")),
-        None => configured()
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|| format!("https://sts.{region}.{}", dns_suffix(region))),
-    };
-    let url = Url::parse(&raw).map_err(|_| {
-        format!(
-            "the STS endpoint {:?} is not a URL",
-            sanitize_foreign(&raw, 80)
-        )
-    })?;
-    Ok(Endpoint {
-        url,
-        service: "sts",
-        signing_region: region.to_string(),
-    })
 }
 
 fn form(role: &Role) -> String {

@@ -26,6 +26,10 @@ pub const MAX_FILES: usize = 256;
 /// Entries a globbed `@INCLUDE` folder may hold; more is a stated error, never a truncation.
 pub const MAX_DIR_ENTRIES: usize = 4096;
 const MAX_DEPTH: usize = 8;
+/// The longest value `${VAR}` expansion may make (a config file's own cap).
+const MAX_VALUE: usize = FILE_CAP as usize;
+/// How many bytes all the expansions of one configuration may add.
+const MAX_GROWTH: usize = 1024 * 1024;
 
 /// One `[OUTPUT]` section: where it starts, its keys (lower-cased) with expanded values, and
 /// the `${VAR}`s that were not set when a key was expanded (key, variable).
@@ -51,6 +55,8 @@ pub struct Config {
 struct Reader<'a> {
     env: &'a Env,
     vars: BTreeMap<String, String>,
+    /// Bytes added by `${VAR}` expansion so far (bounded by [`MAX_GROWTH`]).
+    grown: usize,
     files: usize,
     config: Config,
     current: Option<Section>,
@@ -67,6 +73,7 @@ pub fn read(env: &Env, path: &Path) -> Result<Config, Error> {
     let mut r = Reader {
         env,
         vars: BTreeMap::new(),
+        grown: 0,
         files: 0,
         config: Config::default(),
         current: None,
@@ -116,11 +123,13 @@ impl Reader<'_> {
         }
         let (word, rest) = split_word(line);
         if word.eq_ignore_ascii_case("@INCLUDE") {
-            return self.include(path, &self.expand(rest), depth);
+            let at = || format!("{}:{n}", path.display());
+            let pattern = self.expand(rest, &at)?;
+            return self.include(path, &pattern, depth);
         }
         if word.eq_ignore_ascii_case("@SET") {
             if let Some((k, v)) = rest.split_once('=') {
-                let value = self.expand(v.trim());
+                let value = self.expand(v.trim(), &|| format!("{}:{n}", path.display()))?;
                 self.vars.insert(k.trim().to_string(), value);
             }
             return Ok(());
@@ -136,7 +145,7 @@ impl Reader<'_> {
             }
             return Ok(());
         }
-        let (value, unset) = self.expand_noting(rest);
+        let (value, unset) = self.expand_noting(rest, &|| format!("{}:{n}", path.display()))?;
         if self.in_service {
             self.config.service.insert(word.to_ascii_lowercase(), value);
         } else if let Some(section) = &mut self.current {
@@ -153,15 +162,17 @@ impl Reader<'_> {
         let doc = super::fluentbit_yaml::parse(text)
             .map_err(|why| config_error(format!("{}: {why}", path.display())))?;
         for (key, value) in doc.env {
-            let value = self.expand(&value);
+            let at = || format!("{} (env {})", path.display(), printable(&key, 60));
+            let value = self.expand(&value, &at)?;
             self.vars.insert(key, value);
         }
         for (key, value) in &doc.service {
-            let value = self.expand(value);
+            let value = self.expand(value, &|| format!("{} (service)", path.display()))?;
             self.config.service.insert(key.to_ascii_lowercase(), value);
         }
         for include in &doc.includes {
-            self.include(path, &self.expand(include), depth)?;
+            let pattern = self.expand(include, &|| format!("{} (includes)", path.display()))?;
+            self.include(path, &pattern, depth)?;
         }
         for (line, pairs) in doc.outputs {
             let mut section = Section {
@@ -169,7 +180,8 @@ impl Reader<'_> {
                 ..Section::default()
             };
             for (k, v) in &pairs {
-                let (value, unset) = self.expand_noting(v);
+                let (value, unset) =
+                    self.expand_noting(v, &|| format!("{}:{line}", path.display()))?;
                 let key = k.to_ascii_lowercase();
                 section.unset.extend(unset.into_iter().map(|v| (key.clone(), v)));
                 section.keys.insert(key, value);
@@ -240,12 +252,19 @@ impl Reader<'_> {
     }
 
     /// `${VAR}`: a `@SET` variable, else the environment, else empty (as Fluent Bit does).
-    fn expand(&self, value: &str) -> String {
-        self.expand_noting(value).0
+    /// Bounded: one value grows to at most [`MAX_VALUE`] bytes and all expansions of a
+    /// configuration add at most [`MAX_GROWTH`] (29 `@SET` lines that each double the last
+    /// would reach 1 GiB); past either, the configuration is refused, naming `at()`.
+    fn expand(&mut self, value: &str, at: &dyn Fn() -> String) -> Result<String, Error> {
+        self.expand_noting(value, at).map(|(v, _)| v)
     }
 
     /// `expand`, and the names of the variables that were not set.
-    fn expand_noting(&self, value: &str) -> (String, Vec<String>) {
+    fn expand_noting(
+        &mut self,
+        value: &str,
+        at: &dyn Fn() -> String,
+    ) -> Result<(String, Vec<String>), Error> {
         let mut unset = Vec::new();
         let mut out = String::new();
         let mut rest = value;
@@ -253,17 +272,27 @@ impl Reader<'_> {
             let Some(len) = rest[start..].find('}') else {
                 break;
             };
-            out.push_str(&rest[..start]);
             let name = &rest[start + 2..start + len];
             let found = self.vars.get(name).map(String::as_str);
-            match found.or_else(|| self.env.get(name)) {
-                Some(v) => out.push_str(v),
-                None => unset.push(name.to_string()),
+            let found = found.or_else(|| self.env.get(name));
+            if found.is_none() {
+                unset.push(name.to_string());
             }
+            let found = found.unwrap_or("");
+            let grown = out.len() + start + found.len();
+            if grown > MAX_VALUE || self.grown + grown > MAX_GROWTH {
+                return Err(config_error(format!(
+                    "{}: expanding ${{…}} variables makes a value of more than {MAX_VALUE} bytes, or the configuration more than {MAX_GROWTH} bytes larger (@SET lines that double a variable?)",
+                    at()
+                )));
+            }
+            out.push_str(&rest[..start]);
+            out.push_str(found);
             rest = &rest[start + len + 1..];
         }
         out.push_str(rest);
-        (out, unset)
+        self.grown += out.len().saturating_sub(value.len());
+        Ok((out, unset))
     }
 }
 
@@ -372,8 +401,8 @@ fn output(s: &Section, plugin: Plugin, task: Option<&Task>, found: &mut Found) -
             .filter(|v| !v.is_empty())
     };
     let region = key("region").ok_or_else(|| Error::problem("logs-output-no-region", format!("the {} output at {at} has no region, so the plugin cannot start", plugin.name()), "set `region` in the output to a region name such as us-east-1"))?;
-    crate::sdk::ensure_region(&region, "region").map_err(|_| Error::problem("logs-output-no-region", format!("the {} output at {at} has a region that is not a region name", plugin.name()), "set `region` in the output to a region name such as us-east-1"))?;
-    let endpoint = endpoint(key("endpoint"), key("port"), &region)
+    let checked = crate::region::Region::parse(&region, &format!("the `region` of the {} output at {at}", plugin.name()))?;
+    let endpoint = endpoint(key("endpoint"), key("port"), &checked)
         .map_err(|why| Error::config("logs-endpoint", format!("the {} output at {at}: {why}", plugin.name()), "give `endpoint` as a host name (an https:// prefix is stripped) and `port` as a number"))?;
     let resolved = names::resolve(plugin, &s.keys, task)
         .map_err(|why| unjudged(plugin, &at, &why, "run the check inside the task (task metadata v4 names the FireLens tag), or check one real stream with --logs-to GROUP:STREAM"))?;
@@ -429,7 +458,11 @@ fn is_off(value: Option<&String>) -> bool {
 /// (a leading `https://` is stripped; `http://` is not, so such a value cannot work), the
 /// plugin always speaks TLS, and `port` replaces 443 (flb_aws_util.c; the plugin's README).
 /// `port` alone keeps the Region's endpoint.
-fn endpoint(host: Option<String>, port: Option<String>, region: &str) -> Result<Option<String>, String> {
+fn endpoint(
+    host: Option<String>,
+    port: Option<String>,
+    region: &crate::region::Region,
+) -> Result<Option<String>, String> {
     let port = match port {
         None => None,
         Some(p) => Some(p.parse::<u16>().map_err(|_| "`port` is not a port number".to_string())?),
@@ -445,10 +478,7 @@ fn endpoint(host: Option<String>, port: Option<String>, region: &str) -> Result<
         (None, None) => None,
         (Some(h), None) => Some(format!("https://{h}")),
         (Some(h), Some(p)) => Some(format!("https://{h}:{p}")),
-        (None, Some(p)) => Some(format!(
-            "https://logs.{region}.{}:{p}",
-            super::plan::dns_suffix(region)
-        )),
+        (None, Some(p)) => Some(format!("https://{}:{p}", region.host("logs"))),
     })
 }
 
@@ -599,6 +629,31 @@ mod tests {
         );
         let e = outputs(&env(&[]), &bad).unwrap_err();
         assert!(e.message.contains("line 3: an anchor"), "{}", e.message);
+    }
+
+    #[test]
+    fn set_chains_that_double_are_refused_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("@SET v0=xxxxxxxx\n");
+        for i in 1..29 {
+            text.push_str(&format!("@SET v{i}=${{v{}}}${{v{}}}\n", i - 1, i - 1));
+        }
+        text.push_str("[OUTPUT]\n Name cloudwatch_logs\n log_group_name ${v28}\n");
+        let main = write(dir.path(), "chain.conf", &text);
+        let e = outputs(&env(&[]), &main).unwrap_err();
+        assert_eq!(e.code, "fluent-bit-config");
+        assert!(e.message.contains("chain.conf:17"), "{}", e.message);
+        // Ten doublings (8 KiB) are an ordinary config.
+        let ok: String = text.lines().take(11).map(|l| format!("{l}\n")).collect();
+        let main = write(
+            dir.path(),
+            "ok.conf",
+            &format!("{ok}[OUTPUT]\n Name x\n k ${{v10}}\n"),
+        );
+        assert_eq!(
+            outputs(&env(&[]), &main).unwrap()[0].keys["k"].len(),
+            8 << 10
+        );
     }
 
     #[test]

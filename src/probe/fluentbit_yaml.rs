@@ -125,8 +125,10 @@ impl Reader {
             // A continuation line of a multi-line scalar, or something this reader does not
             // know: harmless unless it sits where the probe reads values.
             if self.wanted_here() {
+                // Never the line itself: it may be another output's password or token.
                 return Err(format!(
-                    "line {n}: {content:?} is not a `key: value` line (credcheck reads block-style YAML)"
+                    "line {n}: not a `key: value` line under {} (credcheck reads block-style YAML)",
+                    self.where_()
                 ));
             }
             return Ok(());
@@ -183,7 +185,23 @@ impl Reader {
         }
         scalar(raw)
             .map(Some)
-            .map_err(|what| format!("line {n}: {what}"))
+            .map_err(|what| format!("line {n}: {what} (key {})", self.where_()))
+    }
+
+    /// The path being read, for an error (`pipeline.outputs[0].region`): keys, never values.
+    fn where_(&self) -> String {
+        let path: Vec<String> = self
+            .stack
+            .iter()
+            .map(|f| match &f.seg {
+                Seg::Key(k) => crate::secret::printable(k, 60),
+                Seg::Item(i) => format!("[{i}]"),
+            })
+            .collect();
+        match path.is_empty() {
+            true => "the top level".into(),
+            false => path.join(".").replace(".[", "["),
+        }
     }
 
     /// The stack's segments match `pattern` exactly ("#" any item, "*" any key).
@@ -284,8 +302,9 @@ fn scalar(raw: &str) -> Result<String, String> {
         _ => None,
     };
     match unsupported {
+        // The value is never quoted: a config file is foreign text (another output's secrets).
         Some(what) => Err(format!(
-            "{what} ({raw:.40}) where credcheck needs a plain value; write it as a plain or quoted scalar"
+            "{what} where credcheck needs a plain value; write it as a plain or quoted scalar"
         )),
         None => Ok(raw.to_string()),
     }
@@ -386,6 +405,22 @@ pipeline:
         }
         // The same forms elsewhere are skipped.
         assert!(parse("service:\n  x: &a [1, 2]\n  y: *a\n").is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_key_and_never_quote_a_value() {
+        let head = "pipeline:\n  outputs:\n    - name: splunk\n";
+        for (line, key) in [
+            ("      http_passwd: 'Secr3tPa55word", "http_passwd"),
+            ("      splunk_token: \"Secr3tPa55word", "splunk_token"),
+            ("      api_key: &a Secr3tPa55word", "api_key"),
+            ("      Secr3tPa55word", "pipeline.outputs[0]"),
+        ] {
+            let why = parse(&format!("{head}{line}\n")).unwrap_err();
+            assert!(why.starts_with("line 4: "), "{why}");
+            assert!(why.contains(key), "{why}");
+            assert!(!why.contains("Secr3t"), "{why}");
+        }
     }
 
     #[test]

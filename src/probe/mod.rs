@@ -26,6 +26,7 @@ use crate::chain::Creds;
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::Budget;
+use crate::region::Region;
 use crate::warning::Warning;
 use clap::Args;
 use plan::{Answer, Call, Check, Existence, Need, Plugin, Target};
@@ -120,7 +121,12 @@ impl Request {
             metrics: a.fluent_bit_metrics.as_deref().map(parse_metrics).transpose()?,
         };
         if let Some(r) = &request.logs_region {
-            crate::sdk::ensure_region(r, "--logs-region")?;
+            Region::parse(r, "--logs-region")?;
+        }
+        for (_, resource) in &request.can {
+            if let Some(arn) = plan::parse_logs_arn(resource) {
+                Region::parse(&arn.region, "the Region field of a --can ARN")?;
+            }
         }
         if request.simulate && !request.is_active() {
             return Err(usage("nothing-to-probe", "--simulate needs something to check".into(), "add --can ACTION=RESOURCE, --logs-to GROUP:STREAM, --fluent-bit-config PATH or --firelens"));
@@ -276,7 +282,10 @@ async fn as_role(
     if let Some((_, done)) = assumed.iter().find(|(r, _)| r == role) {
         return done.clone();
     }
-    let done = assume::assume(ctx, subject.creds, role, region).await;
+    let done = match Region::parse(region, "the output's region") {
+        Ok(region) => assume::assume(ctx, subject.creds, role, &region).await,
+        Err(e) => Err(assume::Refusal::Failed(e.message)),
+    };
     assumed.push((role.clone(), done.clone()));
     done
 }
@@ -521,6 +530,13 @@ async fn simulated(
         .map(|s| s.place.region.clone())
         .or_else(|| subject.region.clone())
         .unwrap_or_else(|| crate::sdk::FALLBACK_REGION.into());
+    let region = match Region::parse(&region, "the probe's first region") {
+        Ok(r) => r,
+        Err(e) => {
+            f.error(e);
+            return None;
+        }
+    };
     let endpoint = match aws::iam_endpoint(ctx.env, &region) {
         Ok(e) => e,
         Err(why) => {
@@ -571,12 +587,20 @@ async fn probe_site(
     f: &mut Findings,
 ) {
     let place = &site.place;
-    let endpoint = match aws::logs_endpoint(ctx.env, &place.region, place.endpoint.as_deref()) {
+    let region = Region::parse(
+        &place.region,
+        &format!("the region of log group {}", place.group),
+    );
+    let endpoint = match region.and_then(|r| {
+        aws::logs_endpoint(ctx.env, &r, place.endpoint.as_deref())
+            .map_err(|why| Error::config("logs-endpoint", why, ""))
+    }) {
         Ok(e) => e,
-        Err(why) => {
+        Err(e) if e.code == "invalid-region" => return f.error(e),
+        Err(e) => {
             f.error(Error::config(
                 "logs-endpoint",
-                why,
+                e.message,
                 "fix the plugin's endpoint, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS or AWS_ENDPOINT_URL",
             ));
             return;
