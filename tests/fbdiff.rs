@@ -16,6 +16,9 @@
 //! `deliverable` / `blocked` / `unverified`; report exit 0 = all deliverable, 1 = something
 //! blocked, 4 = unverified and nothing blocked, 2 = configuration error; health 0 only when
 //! every output is deliverable.
+//!
+//! Reads `FLUENT_BIT` and `CI` (through `support::fluentbit`), and `CREDCHECK_FBDIFF_LOGS`: a
+//! folder to keep each case's Fluent Bit log in (`NN.log`).
 
 use crate::support::fluentbit::{self, Layout, Outcome, Router};
 use crate::support::go_cloudwatch::{self, GoPlugin};
@@ -400,6 +403,11 @@ fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, ca: &TestCa) -> Setup {
             peer.task_metadata_uri(),
         ),
         ("AWS_CA_BUNDLE".to_string(), ca.ca_file().display().to_string()),
+        // Where credcheck goes when it does not use the output's own endpoint (health's full
+        // probe takes the environment's): the fake, never an outside name. The output's
+        // `endpoint` comes first in the report (README, FireLens), so this hides nothing there.
+        ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS".to_string(), logs.url()),
+        ("AWS_ENDPOINT_URL_IAM".to_string(), logs.url()),
     ];
     if !case.unset_region {
         env.push(("AWS_REGION".to_string(), fake::REGION.to_string()));
@@ -488,6 +496,11 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
     let after = report(&setup);
     let health = health(&setup);
     let router_log = router.map(|r| r.stop().1).unwrap_or_default();
+    if let Some(dir) = std::env::var_os("CREDCHECK_FBDIFF_LOGS") {
+        let name = format!("{}.log", &case.name[..2]);
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(Path::new(&dir).join(name), &router_log);
+    }
     let mut row = Row {
         name: case.name,
         plugin: case.plugin,
@@ -593,6 +606,14 @@ fn print_table(rows: &[Row]) {
             if r.problems.is_empty() { "yes" } else { "NO" }
         );
     }
+    say!("\nthe router's evidence:");
+    for r in rows {
+        let evidence = match &r.router {
+            Ok(o) => o.evidence().to_string(),
+            Err(e) => e.clone(),
+        };
+        say!("{:<3} {}", &r.name[..2], support_trim(&evidence, 400));
+    }
     for r in rows.iter().filter(|r| !r.problems.is_empty()) {
         say!("\n--- {} disagrees:", r.name);
         for p in &r.problems {
@@ -621,6 +642,21 @@ fn print_table(rows: &[Row]) {
     }
 }
 
+fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".into())
+}
+
+/// At most `n` characters (on a char boundary), with `…` when cut.
+fn support_trim(text: &str, n: usize) -> String {
+    match text.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
 #[test]
 fn real_fluent_bit_and_credcheck_agree_on_every_case() {
     let Some(bin) = fluentbit::binary_or_skip(&support::current_test()) else {
@@ -631,7 +667,7 @@ fn real_fluent_bit_and_credcheck_agree_on_every_case() {
     let cases = cases();
     assert!(cases.len() >= 22);
     let next = AtomicUsize::new(0);
-    let rows: Mutex<Vec<(usize, Row)>> = Mutex::new(Vec::new());
+    let rows: Mutex<Vec<(usize, Result<Row, String>)>> = Mutex::new(Vec::new());
     thread::scope(|scope| {
         for _ in 0..WORKERS {
             scope.spawn(|| loop {
@@ -639,15 +675,26 @@ fn real_fluent_bit_and_credcheck_agree_on_every_case() {
                 let Some(case) = cases.get(i) else {
                     return;
                 };
-                let row = run_case(case, &bin, &ca);
+                let row = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_case(case, &bin, &ca)
+                }))
+                .map_err(|e| panic_text(&*e));
                 rows.lock().unwrap_or_else(|e| e.into_inner()).push((i, row));
             });
         }
     });
     let mut rows = rows.into_inner().unwrap_or_else(|e| e.into_inner());
     rows.sort_by_key(|(i, _)| *i);
-    let rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
+    let mut crashed = Vec::new();
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .filter_map(|(i, r)| {
+            r.map_err(|e| crashed.push(format!("{}: {e}", cases[i].name)))
+                .ok()
+        })
+        .collect();
     print_table(&rows);
+    assert!(crashed.is_empty(), "cases that could not run: {crashed:#?}");
     let agree = rows.iter().filter(|r| r.problems.is_empty()).count();
     say!(
         "\n{agree}/{} cases agree ({:.1} s)",

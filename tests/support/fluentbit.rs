@@ -229,9 +229,11 @@ impl Router {
         let stored = |seen: &[Seen]| seen.iter().skip(mark).any(|s| s.stored > 0);
         loop {
             if fake.wait_for(Duration::from_millis(300), stored) {
-                let n: usize = fake.seen().iter().skip(mark).map(|s| s.stored).sum();
+                let seen = fake.seen();
+                let n: usize = seen.iter().skip(mark).map(|s| s.stored).sum();
                 return Some(Outcome::Accepted(format!(
-                    "the fake stored {n} event(s) from its PutLogEvents"
+                    "the fake stored {n} event(s) [{}]",
+                    calls(&seen[mark..])
                 )));
             }
             if let Some(status) = self.exited() {
@@ -242,7 +244,8 @@ impl Router {
             }
             if let Some(given_up) = self.metrics().as_ref().and_then(gave_up) {
                 return Some(Outcome::Refused(format!(
-                    "{given_up}; {}",
+                    "{given_up} [{}]; {}",
+                    calls(&fake.seen()[mark..]),
                     self.first_error().unwrap_or_default()
                 )));
             }
@@ -252,8 +255,15 @@ impl Router {
         }
     }
 
+    /// The output's first `[error]` line (the credential chain's notes about absent profile
+    /// files are not the refusal).
     fn first_error(&self) -> Option<String> {
-        self.error_lines().into_iter().next()
+        let lines = self.error_lines();
+        lines
+            .iter()
+            .find(|l| l.contains("[output:"))
+            .or_else(|| lines.iter().find(|l| !l.contains("[aws_credentials]")))
+            .cloned()
     }
 
     /// SIGTERM, then wait (Grace 1 bounds its shutdown; after 10 s it is killed). Returns
@@ -286,6 +296,26 @@ impl Drop for Router {
             let _ = self.child.wait();
         }
     }
+}
+
+/// `Op → status code, …` for the requests the fake answered (a run of the same answer once,
+/// with its count).
+pub fn calls(seen: &[Seen]) -> String {
+    let mut runs: Vec<(String, usize)> = Vec::new();
+    for s in seen {
+        let call = match &s.error {
+            Some(e) => format!("{} → {} {e}", s.operation, s.status),
+            None => format!("{} → {}", s.operation, s.status),
+        };
+        match runs.last_mut() {
+            Some((last, n)) if *last == call => *n += 1,
+            _ => runs.push((call, 1)),
+        }
+    }
+    runs.into_iter()
+        .map(|(c, n)| if n > 1 { format!("{c} ×{n}") } else { c })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `Some(why)` when any output's counters say a chunk was given up.
