@@ -23,6 +23,10 @@ pub struct EcsContext {
     pub service: Option<String>,
     pub launch_type: Option<String>,
     pub availability_zone: Option<String>,
+    /// The containers whose log driver is `awsfirelens` (for the log router's names; not in
+    /// the report's JSON).
+    #[serde(skip)]
+    pub firelens_containers: Vec<String>,
 }
 
 /// Whether the environment says this is an ECS task (whatever the task role).
@@ -88,5 +92,18 @@ pub fn parse(body: &[u8]) -> Option<EcsContext> {
         service: text("ServiceName"),
         launch_type: text("LaunchType"),
         availability_zone: text("AvailabilityZone"),
+        firelens_containers: firelens_containers(o),
     })
+}
+
+/// `Containers[].Name` of those whose `LogDriver` is `awsfirelens`.
+fn firelens_containers(task: &serde_json::Map<String, Value>) -> Vec<String> {
+    let Some(Value::Array(containers)) = task.get("Containers") else {
+        return Vec::new();
+    };
+    containers
+        .iter()
+        .filter(|c| c["LogDriver"] == "awsfirelens")
+        .filter_map(|c| c["Name"].as_str().map(str::to_string))
+        .collect()
 }

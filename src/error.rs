@@ -11,6 +11,9 @@ pub mod exit {
     pub const PROBLEM: i32 = 1;
     pub const CONFIG: i32 = 2;
     pub const UNREACHABLE: i32 = 3;
+    /// Report mode: nothing was found wrong, but something asked for could not be proven
+    /// either way (a log destination's delivery is `unverified`). Health says unhealthy.
+    pub const UNVERIFIED: i32 = 4;
     /// Wrapper mode: the command exists but cannot be executed.
     pub const CANNOT_EXECUTE: i32 = 126;
     /// Wrapper mode: the command was not found.
@@ -29,6 +32,9 @@ pub enum Kind {
     Unreachable,
     /// A real problem: no credentials, rejected, expired, malformed answers, mismatches.
     Problem,
+    /// Something asked for could not be proven either way (log delivery `unverified`); the
+    /// least severe kind: any other error decides the exit code first.
+    Unverified,
 }
 
 impl Kind {
@@ -37,6 +43,7 @@ impl Kind {
             Kind::Usage | Kind::Config => exit::CONFIG,
             Kind::Unreachable => exit::UNREACHABLE,
             Kind::Problem => exit::PROBLEM,
+            Kind::Unverified => exit::UNVERIFIED,
         }
     }
 }
@@ -79,6 +86,14 @@ impl Error {
         hint: impl Into<String>,
     ) -> Self {
         Self::new(Kind::Unreachable, code, message, hint)
+    }
+
+    pub fn unverified(
+        code: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Self::new(Kind::Unverified, code, message, hint)
     }
 
     pub fn problem(

@@ -43,15 +43,21 @@ pub fn verdict(report: &Report, min_ttl: Duration) -> (String, i32) {
             )
         })
         .unwrap_or_default();
+    // Every blocked or unverified output carries an error, so the first check above has
+    // answered; this only guards against an output added without one.
     if let Some(o) = report
         .log_outputs
         .iter()
-        .find(|o| o.delivery == Delivery::Blocked)
+        .find(|o| o.delivery != Delivery::Deliverable)
     {
-        let why = report.warnings.iter().find(|w| w.code.starts_with("logs-"));
-        let why = why.map_or(String::new(), |w| format!(": {} [{}]", w.message, w.code));
+        let why = o.why.as_deref().unwrap_or("not proven");
         return (
-            format!("unhealthy: logs cannot reach {}:{}{why}", o.group, o.stream),
+            format!(
+                "unhealthy: logs to {}:{} are {}: {why}",
+                o.group,
+                o.stream,
+                o.delivery.name()
+            ),
             UNHEALTHY,
         );
     }
@@ -61,8 +67,8 @@ pub fn verdict(report: &Report, min_ttl: Duration) -> (String, i32) {
             let ok = report
                 .log_outputs
                 .iter()
-                .filter(|o| o.delivery == Delivery::Ok);
-            format!(", logs ok {}/{n}", ok.count())
+                .filter(|o| o.delivery == Delivery::Deliverable);
+            format!(", logs deliverable {}/{n}", ok.count())
         }
     };
     (format!("healthy: {source} {who}{ttl}{logs}"), HEALTHY)

@@ -1,12 +1,15 @@
 //! `credcheck health --logs-to GROUP:STREAM`, `--fluent-bit-config PATH` or `--firelens` at fleet scale
-//! (issue 16): the logs verdict is cached per key in the state dir (`verdict_cache` decides when), and the health check sends
-//! CloudWatch Logs at most one call per refresh, the too-old PutLogEvents: the exact action on
-//! the exact stream, which both plugins call on every flush. DescribeLogStreams, Create* and
-//! the simulator are never sent on that path, since their quotas (5 and 50 TPS per account)
-//! cannot carry a fleet's health checks (README, "Scale"). Only an answer that proves neither
-//! allowed nor denied (a missing group or stream, a failure) runs the full probe, to explain
-//! (for a config's output: with its region, plugin and auto_create_group, and the endpoint of
-//! the environment rather than the output's own).
+//! (issues 16 and 20): the logs verdict is cached per key in the state dir (`verdict_cache`
+//! decides when). A key with no trusted verdict gets the full probe (exactly the actions the
+//! plugin will call, each sent in its harmless form, with the output's own transport). Only a
+//! definite verdict is stored: deliverable, or blocked (a denial, or a config that cannot
+//! work). An unverified verdict, a transient failure (5xx, timeout, refused connection) or a
+//! throttled first call is shown for this run and never stored, so the next run asks again and
+//! ECS's own `retries` decide. A stored verdict is refreshed with one call, the too-old
+//! PutLogEvents: the same answer keeps it, a different one runs the full probe again; a
+//! throttled or failed refresh keeps the last verdict. DescribeLogStreams and Create* are
+//! never sent on the refresh path, since their quotas (5 and 50 TPS per account) cannot carry
+//! a fleet's health checks (README, "Scale").
 //! Reads (through `Env`): `XDG_RUNTIME_DIR`; the endpoint variables through `probe::aws`.
 
 use crate::error::Error;
@@ -85,7 +88,7 @@ async fn one(ctx: &Ctx<'_>, who: &Who<'_>, state: &State, t: &Target, f: &mut Fi
     let entry = match cache::next_step(prev.as_ref(), now) {
         Step::Reuse => prev.clone(),
         Step::Refresh => refresh(ctx, who, state, t, prev.as_ref(), f).await,
-        Step::Probe => fresh(ctx, who, state, t, prev.as_ref(), None, f).await,
+        Step::Probe => fresh(ctx, who, state, t, prev.as_ref(), f).await,
     };
     let Some(entry) = entry else { return };
     if prev.as_ref() == Some(&entry) {
@@ -157,7 +160,7 @@ fn fingerprint(answer: &Answer) -> cache::Answer {
         Answer::Ok { too_old: true, .. } => OK_TOO_OLD.into(),
         Answer::Ok { .. } => "ok stored".into(),
         Answer::Denied(r) => format!("denied {}", r.name()),
-        Answer::NotFound => "not-found".into(),
+        Answer::NotFound(m) => format!("not-found {m:?}").to_ascii_lowercase(),
         Answer::AlreadyExists => "already-exists".into(),
         Answer::Failed(_) => "failed".into(),
         Answer::Throttled => return cache::Answer::Throttled,
@@ -173,22 +176,23 @@ async fn refresh(
     f: &mut Findings,
 ) -> Option<Entry> {
     let prev_entry = prev?;
-    let Some(answer) = put(ctx, who, t).await else {
-        return fresh(ctx, who, state, t, prev, None, f).await;
+    let Some((answer, _)) = put(ctx, who, t).await else {
+        return fresh(ctx, who, state, t, prev, f).await;
     };
-    match cache::after_refresh(
-        prev_entry,
-        &fingerprint(&answer.0),
-        ctx.env.now(),
-        state.every,
-    ) {
+    // A refresh that got no answer keeps the last verdict, like a throttled one: one blip
+    // must not turn a fleet red (the full probe runs at the next due time).
+    let seen = match answer {
+        Answer::Failed(_) => cache::Answer::Throttled,
+        _ => fingerprint(&answer),
+    };
+    match cache::after_refresh(prev_entry, &seen, ctx.env.now(), state.every) {
         AfterRefresh::Keep(kept) => {
             if kept.throttled {
                 throttled(f);
             }
             Some(*kept)
         }
-        AfterRefresh::Probe => fresh(ctx, who, state, t, prev, Some(answer), f).await,
+        AfterRefresh::Probe => fresh(ctx, who, state, t, prev, f).await,
     }
 }
 
@@ -203,110 +207,71 @@ fn throttled(f: &mut Findings) {
     ));
 }
 
-/// A verdict from a PutLogEvents answer (`known`: the refresh's, so it is not sent twice).
+/// The full probe for one target; its verdict is stored only when it is definite.
 async fn fresh(
     ctx: &Ctx<'_>,
     who: &Who<'_>,
     state: &State,
     t: &Target,
     prev: Option<&Entry>,
-    known: Option<(Answer, Option<Error>)>,
     f: &mut Findings,
 ) -> Option<Entry> {
-    let answer = match known {
-        Some(a) => Some(a),
-        None => put(ctx, who, t).await,
-    };
+    let mut found = Findings::default();
+    let req = Request::default();
+    probe::probe_targets(&req, std::slice::from_ref(t), ctx, &who.subject, &mut found).await;
+    let put = found.puts.first().map(|(_, _, a)| fingerprint(a));
+    let verdict = definite(&found);
     let now = ctx.env.now();
-    let verdict = match &answer {
-        Some((Answer::Ok { too_old: true, .. }, _)) => ok_verdict(),
-        Some((Answer::Denied(_), _)) => cache::Verdict {
-            healthy: false,
-            line: String::new(),
-        },
-        Some((Answer::Throttled, error)) => match prev {
-            Some(p) => {
-                throttled(f);
-                p.verdict.clone()
-            }
-            // Nothing to keep: the probe's own outcome (logs-throttled); not stored, so the
-            // next check asks again rather than repeating an unhealthy verdict for minutes.
-            None => {
-                f.errors.extend(error.clone());
-                return None;
-            }
-        },
-        _ => {
-            full(ctx, who, t, f).await;
-            summary(f)
-        }
-    };
-    let put = answer.as_ref().map(|(a, _)| fingerprint(a));
-    Some(cache::after_probe(
-        &key(who, t),
-        prev,
-        verdict,
-        put.as_ref(),
-        now,
-        state.every,
-    ))
-}
-
-fn ok_verdict() -> cache::Verdict {
-    cache::Verdict {
-        healthy: true,
-        line: String::new(),
+    merge(f, found);
+    match (verdict, put) {
+        (Some(v), Some(put @ cache::Answer::Seen(_))) => Some(cache::after_probe(
+            &key(who, t),
+            prev,
+            v,
+            Some(&put),
+            now,
+            state.every,
+        )),
+        _ => None,
     }
 }
 
-/// The full probe (issue 14) for one target, when PutLogEvents alone did not decide.
-async fn full(ctx: &Ctx<'_>, who: &Who<'_>, t: &Target, f: &mut Findings) {
-    let req = Request {
-        logs_to: vec![(t.group.clone(), t.stream.clone())],
-        logs_region: Some(t.region.clone()),
-        plugin: Some(t.plugin),
-        auto_create_group: t.auto_create_group,
-        ..Request::default()
-    };
-    let subject = Subject {
-        creds: who.subject.creds,
-        account: who.subject.account.clone(),
-        role_arn: who.subject.role_arn.clone(),
-        region: who.subject.region.clone(),
-    };
-    let found = probe::run(&req, ctx, subject).await;
+fn merge(f: &mut Findings, found: Findings) {
     f.permissions.extend(found.permissions);
     f.outputs.extend(found.outputs);
     f.warnings.extend(found.warnings);
     f.errors.extend(found.errors);
 }
 
-/// The full probe's outcome as a stored verdict: `CODE: message` of what health would show.
-fn summary(f: &Findings) -> cache::Verdict {
-    if let Some(e) = f.errors.first() {
-        return cache::Verdict {
-            healthy: false,
-            line: format!("{}: {}", e.code, e.message),
-        };
-    }
-    let blocked = f.outputs.iter().any(|o| o.delivery == Delivery::Blocked);
-    let why = f.warnings.iter().find(|w| w.code.starts_with("logs-"));
-    cache::Verdict {
-        healthy: !blocked,
-        line: why.map_or(String::new(), |w| format!("{}: {}", w.code, w.message)),
+/// A verdict worth storing: deliverable, or blocked by a denial or a config that cannot
+/// work, with no transient failure beside it. Anything else is asked again next run.
+fn definite(found: &Findings) -> Option<cache::Verdict> {
+    let output = found.outputs.first()?;
+    let transient = found
+        .errors
+        .iter()
+        .any(|e| e.kind == crate::error::Kind::Unreachable);
+    match output.delivery {
+        Delivery::Deliverable if found.errors.is_empty() => Some(cache::Verdict {
+            healthy: true,
+            line: String::new(),
+        }),
+        Delivery::Blocked if !transient => {
+            let e = found.errors.first()?;
+            Some(cache::Verdict {
+                healthy: false,
+                line: format!("{}: {}", e.code, e.message),
+            })
+        }
+        _ => None,
     }
 }
 
 /// The codes a stored line may carry (a code is a `&'static str`; anything else is generic).
 fn known_code(code: &str) -> &'static str {
-    const CODES: [&str; 10] = [
+    const CODES: [&str; 5] = [
         "logs-delivery-denied",
         "logs-group-missing",
-        "logs-delivery-unknown",
-        "logs-throttled",
-        "logs-unreachable",
-        "logs-timeout",
-        "logs-unavailable",
         "logs-bad-response",
         "logs-rejected-credentials",
         "logs-endpoint",
@@ -314,7 +279,7 @@ fn known_code(code: &str) -> &'static str {
     CODES.into_iter().find(|c| *c == code).unwrap_or(CACHED)
 }
 
-/// The report's findings for a stored (or just made) entry.
+/// The report's findings for a stored entry (only definite verdicts are stored).
 fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
     let account = who.subject.account.as_deref().unwrap_or("ACCOUNT");
     let arn = plan::stream_arn(&e.key.region, account, &e.key.group, &e.key.stream);
@@ -322,43 +287,33 @@ fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
         .fingerprint
         .as_deref()
         .and_then(|s| s.strip_prefix("denied "));
-    let exact = e.fingerprint.as_deref() == Some(OK_TOO_OLD) || denied.is_some();
-    let delivery = match (e.verdict.healthy, exact) {
-        (false, _) => Delivery::Blocked,
-        (true, true) => Delivery::Ok,
-        (true, false) => Delivery::Unknown,
+    let delivery = match e.verdict.healthy {
+        true => Delivery::Deliverable,
+        false => Delivery::Blocked,
     };
-    if exact {
-        let p = put_permission(&arn, denied);
-        if p.verdict == Verdict::Denied {
-            let tail = format!(
-                "so the {} output at {} cannot deliver to {}",
-                e.key.plugin, t.from, e.key.group
-            );
+    let put = put_permission(&arn, denied);
+    let why = match (delivery, e.verdict.line.split_once(": ")) {
+        (Delivery::Blocked, Some((code, message))) => {
+            let hint = "the verdict is reused until --probe-every has passed; run credcheck --fluent-bit-config (or --logs-to) for the full probe";
             f.errors
-                .push(probe::denied_error("logs-delivery-denied", &p, &tail));
+                .push(Error::problem(known_code(code), message, hint));
+            Some(message.to_string())
         }
-        f.permissions.push(p);
-    } else if let Some((code, message)) = e.verdict.line.split_once(": ") {
-        let hint = "the verdict is reused until --probe-every has passed; run credcheck --logs-to GROUP:STREAM for the full probe";
-        match e.verdict.healthy {
-            true => f
-                .warnings
-                .push(Warning::new(known_code(code), message, hint)),
-            false => f
-                .errors
-                .push(Error::problem(known_code(code), message, hint)),
-        }
-    }
+        _ => None,
+    };
+    f.permissions.push(put);
     f.outputs.push(LogOutput {
         from: t.from.clone(),
         plugin: t.plugin.name().into(),
         region: e.key.region.clone(),
         group: e.key.group.clone(),
         stream: e.key.stream.clone(),
-        group_exists: (delivery == Delivery::Ok).then_some(true),
-        stream_exists: (delivery == Delivery::Ok).then_some(true),
+        names: t.names.clone(),
+        group_exists: None,
+        stream_exists: None,
         delivery,
+        evidence: Basis::Probe,
+        why,
     });
 }
 

@@ -5,7 +5,7 @@
 use crate::chain::{Attempt, Provider, Resolved, SourceType, Status, Walk};
 use crate::ecs_metadata::EcsContext;
 use crate::env::Env;
-use crate::error::{exit, Error};
+use crate::error::{exit, Error, Kind};
 use crate::notes::Note;
 use crate::process::Subject;
 use crate::sdk::RegionChoice;
@@ -233,7 +233,11 @@ impl Report {
     }
 
     fn decide(&mut self) {
-        self.exit_code = self.errors.first().map_or(exit::OK, Error::exit_code);
+        // The first error decides, except that `unverified` yields to any other kind.
+        let first = self.errors.iter().find(|e| e.kind != Kind::Unverified);
+        self.exit_code = first
+            .or(self.errors.first())
+            .map_or(exit::OK, Error::exit_code);
         self.ok = self.errors.is_empty();
     }
 }

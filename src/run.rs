@@ -127,7 +127,8 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
         container: &container,
         web_token: web_token.as_ref(),
     };
-    let want_context = !settings.is_health();
+    // Health skips it, unless a log router's names may need the task (its FireLens tags).
+    let want_context = !settings.is_health() || settings.probe.is_active();
     let context_fetch = async {
         match want_context {
             true => ecs_metadata::fetch(env, &endpoints, &budget).await,
@@ -226,12 +227,18 @@ async fn probe(
         role_arn,
         region: report.region.clone(),
     };
+    let task = report.context.as_ref().map(|c| crate::probe::names::Task {
+        task_arn: c.task_arn.clone().unwrap_or_default(),
+        cluster: c.cluster.clone().unwrap_or_default(),
+        firelens_containers: c.firelens_containers.clone(),
+    });
     let ctx = crate::probe::Ctx {
         env,
         budget,
         timeout: settings.timeout,
         client: &client,
         metadata,
+        task: task.as_ref(),
     };
     if crate::logs_health::applies(settings) {
         let role = report.role_arn.clone();

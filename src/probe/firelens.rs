@@ -4,13 +4,12 @@
 //! Reads: ECS_CONTAINER_METADATA_URI_V4.
 
 use super::fluentbit::{self, Section};
-use super::plan::Target;
+use super::names::Task;
 use crate::ecs_metadata::URI_V4;
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::Url;
 use crate::http::{self, Budget, HeaderValue, Request};
-use crate::warning::Warning;
 use serde_json::Value;
 
 fn unavailable(why: String) -> Error {
@@ -26,7 +25,7 @@ pub async fn targets(
     env: &Env,
     client: &crate::http::Client,
     budget: &Budget,
-) -> Result<(Vec<Target>, Vec<Warning>), Error> {
+) -> Result<fluentbit::Found, Error> {
     let base = env
         .non_blank(URI_V4)
         .ok_or_else(|| unavailable(format!("{URI_V4} is not set")))?;
@@ -47,26 +46,56 @@ pub async fn targets(
     }
     let task: Value = serde_json::from_slice(&answer.body)
         .map_err(|_| unavailable("the answer is not task metadata JSON".into()))?;
-    let sections = sections(&task);
-    if sections.is_empty() {
+    if sections_named(&task).is_empty() {
         return Err(Error::config(
             "firelens-none",
             "--firelens: no container of this task logs through awsfirelens",
             "set logConfiguration.logDriver awsfirelens with the output's options, or pass --fluent-bit-config",
         ));
     }
-    Ok(fluentbit::targets(&sections))
+    Ok(found(&task))
+}
+
+/// The targets of every awsfirelens container: each container's own records carry its own
+/// tag (`<container>-firelens-<task ID>`), which `log_stream_prefix` appends.
+fn found(task: &Value) -> fluentbit::Found {
+    let mut all = fluentbit::Found::default();
+    let arn = task["TaskARN"].as_str().unwrap_or("").to_string();
+    let cluster = task["Cluster"].as_str().unwrap_or("").to_string();
+    for (name, section) in sections_named(task) {
+        let one = Task {
+            task_arn: arn.clone(),
+            cluster: cluster.clone(),
+            firelens_containers: vec![name],
+        };
+        let found = fluentbit::targets(std::slice::from_ref(&section), Some(&one));
+        all.targets.extend(found.targets);
+        all.warnings.extend(found.warnings);
+        all.errors.extend(found.errors);
+        all.outputs += found.outputs;
+    }
+    all
 }
 
 /// One section per container whose log driver is awsfirelens.
 pub fn sections(task: &Value) -> Vec<Section> {
+    sections_named(task).into_iter().map(|(_, s)| s).collect()
+}
+
+/// The awsfirelens containers' names and their log options as sections.
+fn sections_named(task: &Value) -> Vec<(String, Section)> {
     let Some(containers) = task["Containers"].as_array() else {
         return Vec::new();
     };
     containers
         .iter()
         .filter(|c| c["LogDriver"] == "awsfirelens")
-        .map(|c| Section {
+        .map(|c| (c["Name"].as_str().unwrap_or("").to_string(), section(c)))
+        .collect()
+}
+
+fn section(c: &Value) -> Section {
+    Section {
             at: format!(
                 "task metadata (container {})",
                 crate::secret::printable(c["Name"].as_str().unwrap_or("?"), 64)
@@ -81,8 +110,8 @@ pub fn sections(task: &Value) -> Vec<Section> {
                         .collect()
                 })
                 .unwrap_or_default(),
-        })
-        .collect()
+        ..Section::default()
+    }
 }
 
 #[cfg(test)]
@@ -97,10 +126,10 @@ mod tests {
         ]});
         let s = sections(&task);
         assert_eq!(s.len(), 1);
-        let (targets, warnings) = fluentbit::targets(&s);
-        assert!(warnings.is_empty());
-        assert_eq!(targets[0].group, "/app");
-        assert!(targets[0].from.contains("container app"));
-        assert!(targets[0].auto_create_group);
+        let found = found(&task);
+        assert!(found.warnings.is_empty() && found.errors.is_empty());
+        assert_eq!(found.targets[0].group, "/app");
+        assert!(found.targets[0].from.contains("container app"));
+        assert!(found.targets[0].auto_create_group);
     }
 }

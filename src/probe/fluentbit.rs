@@ -7,6 +7,7 @@
 //! `includes:`) is read by `fluentbit_yaml` for its `env`, `includes` and `pipeline.outputs`,
 //! which become the same sections. Reads: `${VAR}` names from the config.
 
+use super::names::{self, Task};
 use super::plan::{Plugin, Target};
 use crate::env::Env;
 use crate::error::Error;
@@ -20,14 +21,19 @@ pub const FIRELENS_CONFIG: &str = "/fluent-bit/etc/fluent-bit.conf";
 /// The aws-for-fluent-bit image's own default output group (its `/fluent-bit/etc/fluent-bit.conf`).
 pub const IMAGE_DEFAULT_GROUP: &str = "fluent-bit-cloudwatch";
 const FILE_CAP: u64 = 256 * 1024;
-const MAX_FILES: usize = 64;
+/// Files one configuration may read in all (its includes); more is a stated error.
+pub const MAX_FILES: usize = 256;
+/// Entries a globbed `@INCLUDE` folder may hold; more is a stated error, never a truncation.
+pub const MAX_DIR_ENTRIES: usize = 4096;
 const MAX_DEPTH: usize = 8;
 
-/// One `[OUTPUT]` section: where it starts and its keys (lower-cased) with expanded values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `[OUTPUT]` section: where it starts, its keys (lower-cased) with expanded values, and
+/// the `${VAR}`s that were not set when a key was expanded (key, variable).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Section {
     pub at: String,
     pub keys: BTreeMap<String, String>,
+    pub unset: Vec<(String, String)>,
 }
 
 struct Reader<'a> {
@@ -65,7 +71,7 @@ impl Reader<'_> {
         self.files += 1;
         if depth > MAX_DEPTH || self.files > MAX_FILES {
             return Err(config_error(format!(
-                "{}: @INCLUDE nests deeper than {MAX_DEPTH} or names more than {MAX_FILES} files (a loop?)",
+                "{}: @INCLUDE nests deeper than {MAX_DEPTH} or reads more than {MAX_FILES} files in all (a loop?); nothing beyond was checked",
                 path.display()
             )));
         }
@@ -105,14 +111,16 @@ impl Reader<'_> {
             if name.trim().eq_ignore_ascii_case("OUTPUT") {
                 self.current = Some(Section {
                     at: format!("{}:{n}", path.display()),
-                    keys: BTreeMap::new(),
+                    ..Section::default()
                 });
             }
             return Ok(());
         }
-        let value = self.expand(rest);
+        let (value, unset) = self.expand_noting(rest);
         if let Some(section) = &mut self.current {
-            section.keys.insert(word.to_ascii_lowercase(), value);
+            let key = word.to_ascii_lowercase();
+            section.unset.extend(unset.into_iter().map(|v| (key.clone(), v)));
+            section.keys.insert(key, value);
         }
         Ok(())
     }
@@ -129,15 +137,18 @@ impl Reader<'_> {
         for include in &doc.includes {
             self.include(path, &self.expand(include), depth)?;
         }
-        for (line, keys) in doc.outputs {
-            let keys = keys
-                .iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), self.expand(v)))
-                .collect();
-            self.outputs.push(Section {
+        for (line, pairs) in doc.outputs {
+            let mut section = Section {
                 at: format!("{}:{line}", path.display()),
-                keys,
-            });
+                ..Section::default()
+            };
+            for (k, v) in &pairs {
+                let (value, unset) = self.expand_noting(v);
+                let key = k.to_ascii_lowercase();
+                section.unset.extend(unset.into_iter().map(|v| (key.clone(), v)));
+                section.keys.insert(key, value);
+            }
+            self.outputs.push(section);
         }
         Ok(())
     }
@@ -152,32 +163,51 @@ impl Reader<'_> {
         if !path.to_string_lossy().contains('*') {
             return self.file(&path, depth + 1);
         }
-        for each in self.glob(&path) {
+        for each in self.glob(&path)? {
             self.file(&each, depth + 1)?;
         }
         Ok(())
     }
 
     /// `*` in the file name only, as Fluent Bit's glob is used in practice (`conf.d/*.conf`).
-    fn glob(&self, pattern: &Path) -> Vec<PathBuf> {
+    /// A folder that cannot be listed, or holds more than `MAX_DIR_ENTRIES`, is an error: an
+    /// output beyond a silent cut would never be checked.
+    fn glob(&self, pattern: &Path) -> Result<Vec<PathBuf>, Error> {
         let (Some(dir), Some(name)) = (pattern.parent(), pattern.file_name()) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let name = name.to_string_lossy();
-        let Ok(entries) = self.env.list_dir(dir, MAX_FILES) else {
-            return Vec::new();
-        };
+        let entries = self.env.list_dir(dir, MAX_DIR_ENTRIES + 1).map_err(|e| {
+            config_error(format!(
+                "cannot list {} for @INCLUDE {}: {e}",
+                dir.display(),
+                pattern.display()
+            ))
+        })?;
+        if entries.len() > MAX_DIR_ENTRIES {
+            return Err(config_error(format!(
+                "{} holds more than {MAX_DIR_ENTRIES} entries (the limit for a globbed @INCLUDE {}); nothing was checked",
+                dir.display(),
+                pattern.display()
+            )));
+        }
         let mut found: Vec<PathBuf> = entries
             .into_iter()
             .filter(|f| glob_match(&name, f))
             .map(|f| dir.join(f))
             .collect();
         found.sort();
-        found
+        Ok(found)
     }
 
     /// `${VAR}`: a `@SET` variable, else the environment, else empty (as Fluent Bit does).
     fn expand(&self, value: &str) -> String {
+        self.expand_noting(value).0
+    }
+
+    /// `expand`, and the names of the variables that were not set.
+    fn expand_noting(&self, value: &str) -> (String, Vec<String>) {
+        let mut unset = Vec::new();
         let mut out = String::new();
         let mut rest = value;
         while let Some(start) = rest.find("${") {
@@ -187,11 +217,14 @@ impl Reader<'_> {
             out.push_str(&rest[..start]);
             let name = &rest[start + 2..start + len];
             let found = self.vars.get(name).map(String::as_str);
-            out.push_str(found.or_else(|| self.env.get(name)).unwrap_or(""));
+            match found.or_else(|| self.env.get(name)) {
+                Some(v) => out.push_str(v),
+                None => unset.push(name.to_string()),
+            }
             rest = &rest[start + len + 1..];
         }
         out.push_str(rest);
-        out
+        (out, unset)
     }
 }
 
@@ -215,7 +248,7 @@ fn is_yaml(path: &Path, text: &str) -> bool {
             .any(|k| first.starts_with(k))
 }
 
-fn glob_match(pattern: &str, name: &str) -> bool {
+pub fn glob_match(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == name,
         Some((head, tail)) => {
@@ -238,94 +271,138 @@ fn is_on(value: Option<&String>) -> bool {
     })
 }
 
-fn is_templated(name: &str) -> bool {
-    name.contains("$(")
-        || name.contains("$kubernetes")
-        || name.contains("$TAG")
-        || name.contains("${")
+/// The CloudWatch outputs as targets (one per name they resolve to), with the warnings, and
+/// an error for each output that cannot be judged (never silence: such an output is a finding).
+#[derive(Debug, Default)]
+pub struct Found {
+    pub targets: Vec<Target>,
+    pub warnings: Vec<Warning>,
+    pub errors: Vec<Error>,
+    /// CloudWatch outputs seen, judged or not.
+    pub outputs: usize,
 }
 
-/// The CloudWatch outputs as targets, and a warning for each one that cannot be probed as
-/// configured (a templated name, a `role_arn`, the image's default output).
-pub fn targets(sections: &[Section]) -> (Vec<Target>, Vec<Warning>) {
-    let mut out = Vec::new();
-    let mut warnings = Vec::new();
+/// The keys whose value decides where records go; an unset `${VAR}` in one makes the output
+/// unjudgeable from this environment.
+const WHERE_KEYS: [&str; 10] = [
+    "region",
+    "endpoint",
+    "port",
+    "log_group_name",
+    "log_stream_name",
+    "log_stream_prefix",
+    "log_group_template",
+    "log_stream_template",
+    "role_arn",
+    "sts_endpoint",
+];
+
+pub fn targets(sections: &[Section], task: Option<&Task>) -> Found {
+    let mut found = Found::default();
     for s in sections {
         let Some(plugin) = s.keys.get("name").and_then(|n| Plugin::parse(n)) else {
             continue;
         };
-        match target(s, plugin) {
-            Ok((t, w)) => {
-                out.push(t);
-                warnings.extend(w);
-            }
-            Err(w) => warnings.push(w),
+        found.outputs += 1;
+        if let Err(e) = output(s, plugin, task, &mut found) {
+            found.errors.push(e);
         }
     }
-    (out, warnings)
+    found
 }
 
-fn target(s: &Section, plugin: Plugin) -> Result<(Target, Vec<Warning>), Warning> {
+/// An output that cannot be judged: the report says why, and it never passes as healthy.
+fn unjudged(plugin: Plugin, at: &str, why: &str, hint: &str) -> Error {
+    Error::unverified(
+        "logs-output-unresolved",
+        format!("the {} output at {at} cannot be checked: {why}", plugin.name()),
+        hint,
+    )
+}
+
+fn output(s: &Section, plugin: Plugin, task: Option<&Task>, found: &mut Found) -> Result<(), Error> {
     let at = printable(&s.at, 200);
+    if let Some((key, var)) = s.unset.iter().find(|(k, _)| WHERE_KEYS.contains(&k.as_str())) {
+        let why = format!("its `{key}` uses ${{{}}}, which is not set in this environment", printable(var, 64));
+        return Err(unjudged(plugin, &at, &why, "run credcheck with the router's own environment (--pid <Fluent Bit's PID>: FireLens exports AWS_REGION and ECS_* into that process only), or set the variable"));
+    }
     let key = |k: &str| {
         s.keys
             .get(k)
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    let group = key("log_group_name").or_else(|| key("log_group_template"));
-    let stream = key("log_stream_name").or_else(|| key("log_stream_template"));
-    let (Some(group), Some(stream)) = (group, stream) else {
-        return Err(Warning::new(
-            "logs-templated-name",
-            format!("the {} output at {at} names its stream by prefix or template (log_stream_prefix: the tag is appended), so it cannot be checked statically", plugin.name()),
-            "check one real stream with --logs-to GROUP:STREAM",
-        ));
-    };
-    if is_templated(&group) || is_templated(&stream) {
-        return Err(Warning::new(
-            "logs-templated-name",
-            format!("the {} output at {at} uses a templated name ({}:{}), so it cannot be checked statically", plugin.name(), printable(&group, 120), printable(&stream, 120)),
-            "check one real group and stream with --logs-to GROUP:STREAM",
-        ));
-    }
-    let region = key("region").filter(|r| crate::sdk::ensure_region(r, "region").is_ok());
-    let Some(region) = region else {
-        return Err(Warning::new(
-            "logs-output-no-region",
-            format!("the {} output at {at} has no valid region", plugin.name()),
-            "set `region` in the [OUTPUT] section to a region name such as us-east-1: the plugin needs it",
-        ));
-    };
-    let mut warnings = Vec::new();
+    let region = key("region").ok_or_else(|| Error::problem("logs-output-no-region", format!("the {} output at {at} has no region, so the plugin cannot start", plugin.name()), "set `region` in the output to a region name such as us-east-1"))?;
+    crate::sdk::ensure_region(&region, "region").map_err(|_| Error::problem("logs-output-no-region", format!("the {} output at {at} has a region that is not a region name", plugin.name()), "set `region` in the output to a region name such as us-east-1"))?;
+    let endpoint = endpoint(key("endpoint"), key("port"), &region)
+        .map_err(|why| Error::problem("logs-endpoint", format!("the {} output at {at}: {why}", plugin.name()), "give `endpoint` as a host name (an https:// prefix is stripped) and `port` as a number"))?;
+    let resolved = names::resolve(plugin, &s.keys, task)
+        .map_err(|why| unjudged(plugin, &at, &why, "run the check inside the task (task metadata v4 names the FireLens tag), or check one real stream with --logs-to GROUP:STREAM"))?;
     if let Some(role) = key("role_arn") {
-        warnings.push(Warning::new(
-            "logs-role-arn",
-            format!("the {} output at {at} assumes {} (role_arn): the probe ran as this task's role, not the role that writes", plugin.name(), printable(&role, 200)),
-            "check that role's policy instead, e.g. run credcheck with that role's credentials",
-        ));
+        return Err(unjudged(plugin, &at, &format!("it writes as {} (role_arn), and the probe can only speak for this task's own role", printable(&role, 200)), "run credcheck with that role's credentials, or --simulate with its ARN"));
     }
-    if group == IMAGE_DEFAULT_GROUP {
-        warnings.push(Warning::new(
+    if resolved.iter().any(|r| r.group == IMAGE_DEFAULT_GROUP) {
+        found.warnings.push(Warning::new(
             "logs-image-default",
             format!("the output at {at} is the aws-for-fluent-bit image's default (group {IMAGE_DEFAULT_GROUP} in {}, auto_create_group on): a known source of a mysterious CreateLogGroup AccessDenied", printable(&region, 40)),
             "override the image's default config, or allow it on purpose",
         ));
     }
-    let target = Target {
-        from: at,
-        plugin,
-        region,
-        endpoint: key("endpoint"),
-        group,
-        stream,
-        auto_create_group: is_on(s.keys.get("auto_create_group")),
-        retention_days: key("log_retention_days")
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(0),
-        tags: key("log_group_tags").is_some() || key("new_log_group_tags").is_some(),
+    for r in resolved {
+        found.targets.push(Target {
+            from: at.clone(),
+            plugin,
+            region: region.clone(),
+            endpoint: endpoint.clone(),
+            group: r.group,
+            stream: r.stream,
+            auto_create_group: is_on(s.keys.get("auto_create_group")),
+            // The Go plugin's default is true (cloudwatch/cloudwatch.go).
+            auto_create_stream: !is_off(s.keys.get("auto_create_stream")),
+            retention_days: key("log_retention_days")
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0),
+            tags: key("log_group_tags").is_some() || key("new_log_group_tags").is_some(),
+            names: r.names,
+        });
+    }
+    Ok(())
+}
+
+fn is_off(value: Option<&String>) -> bool {
+    value.is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "false" | "off" | "no" | "0"
+        )
+    })
+}
+
+/// The plugin's `endpoint` and `port` as the URL it connects to: `endpoint` is a host name
+/// (a leading `https://` is stripped; `http://` is not, so such a value cannot work), the
+/// plugin always speaks TLS, and `port` replaces 443 (flb_aws_util.c; the plugin's README).
+/// `port` alone keeps the Region's endpoint.
+fn endpoint(host: Option<String>, port: Option<String>, region: &str) -> Result<Option<String>, String> {
+    let port = match port {
+        None => None,
+        Some(p) => Some(p.parse::<u16>().map_err(|_| "`port` is not a port number".to_string())?),
     };
-    Ok((target, warnings))
+    let host = match host {
+        Some(h) if h.starts_with("http://") => {
+            return Err("`endpoint` starts with http://, which the plugin does not strip (it always speaks TLS to a host name)".into())
+        }
+        Some(h) => Some(h.trim_start_matches("https://").trim_end_matches('/').to_string()),
+        None => None,
+    };
+    Ok(match (host, port) {
+        (None, None) => None,
+        (Some(h), None) => Some(format!("https://{h}")),
+        (Some(h), Some(p)) => Some(format!("https://{h}:{p}")),
+        (None, Some(p)) => Some(format!(
+            "https://logs.{region}.{}:{p}",
+            super::plan::dns_suffix(region)
+        )),
+    })
 }
 
 #[cfg(test)]
@@ -355,10 +432,11 @@ mod tests {
         );
         write(dir.path(), "extra.conf", SEED);
         let env = env(&[]);
-        let (targets, warnings) = targets(&outputs(&env, &main).unwrap());
-        assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(targets.len(), 1);
-        let t = &targets[0];
+        let found = targets(&outputs(&env, &main).unwrap(), None);
+        assert!(found.warnings.is_empty(), "{:?}", found.warnings);
+        assert!(found.errors.is_empty(), "{:?}", found.errors);
+        assert_eq!(found.targets.len(), 1);
+        let t = &found.targets[0];
         assert_eq!(
             (t.group.as_str(), t.stream.as_str()),
             ("/ecs/logs/sample-test", "webapp")
@@ -382,28 +460,51 @@ mod tests {
         write(dir.path(), "conf.d/a.conf", "[OUTPUT]\n Name cloudwatch\n region ${REGION}\n log_group_name ${grp}\n log_stream_name s1\n");
         write(dir.path(), "conf.d/b.txt", "[OUTPUT]\n Name cloudwatch\n");
         let env = env(&[("REGION", "eu-west-1")]);
-        let (targets, _) = targets(&outputs(&env, &main).unwrap());
+        let targets = targets(&outputs(&env, &main).unwrap(), None).targets;
         assert_eq!(targets.len(), 1);
         assert_eq!(targets[0].group, "/app/logs");
         assert_eq!(targets[0].region, "eu-west-1");
     }
 
     #[test]
-    fn templated_role_and_default_outputs_warn() {
+    fn unjudgeable_outputs_are_findings_never_silence() {
         let dir = tempfile::tempdir().unwrap();
-        let main = write(dir.path(), "f.conf", "[OUTPUT]\n Name cloudwatch\n region us-east-1\n log_group_name fluent-bit-cloudwatch\n log_stream_prefix from-fluent-bit-\n auto_create_group true\n[OUTPUT]\n Name cloudwatch_logs\n region us-east-1\n log_group_name g\n log_stream_name $(ecs_task_id)\n[OUTPUT]\n Name cloudwatch_logs\n region us-east-1\n log_group_name fluent-bit-cloudwatch\n log_stream_name s\n role_arn arn:aws:iam::1:role/w\n");
-        let (targets, warnings) = targets(&outputs(&env(&[]), &main).unwrap());
-        let codes: Vec<_> = warnings.iter().map(|w| w.code).collect();
-        assert_eq!(
-            codes,
-            [
-                "logs-templated-name",
-                "logs-templated-name",
-                "logs-role-arn",
-                "logs-image-default"
-            ]
-        );
-        assert_eq!(targets.len(), 1);
+        let main = write(dir.path(), "f.conf", "[OUTPUT]\n Name cloudwatch\n region us-east-1\n log_group_name fluent-bit-cloudwatch\n log_stream_prefix from-fluent-bit-\n auto_create_group true\n[OUTPUT]\n Name cloudwatch_logs\n region ${AWS_REGION}\n log_group_name g\n log_stream_name s\n[OUTPUT]\n Name cloudwatch_logs\n region us-east-1\n log_group_name g\n log_stream_name s\n role_arn arn:aws:iam::1:role/w\n[OUTPUT]\n Name cloudwatch_logs\n region us-east-1\n log_group_name fluent-bit-cloudwatch\n log_stream_name s\n endpoint https://localhost\n port 4443\n");
+        let found = targets(&outputs(&env(&[]), &main).unwrap(), None);
+        let codes: Vec<_> = found.errors.iter().map(|e| (e.code, e.exit_code())).collect();
+        assert_eq!(codes, [("logs-output-unresolved", 4); 3], "{:?}", found.errors);
+        assert!(found.errors[0].message.contains("task metadata"));
+        assert!(found.errors[1].message.contains("${AWS_REGION}"));
+        assert!(found.errors[2].message.contains("role_arn"));
+        assert_eq!(found.outputs, 4);
+        assert_eq!(found.targets.len(), 1);
+        assert_eq!(found.targets[0].endpoint.as_deref(), Some("https://localhost:4443"));
+        assert_eq!(found.warnings[0].code, "logs-image-default");
+    }
+
+    #[test]
+    fn a_prefix_resolves_with_the_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = write(dir.path(), "f.conf", "[OUTPUT]\n Name cloudwatch_logs\n Match *\n region us-east-1\n log_group_name /ecs/app\n log_stream_prefix fb-\n");
+        let task = Task {
+            task_arn: "arn:aws:ecs:us-east-1:1:task/c/abc".into(),
+            cluster: "c".into(),
+            firelens_containers: vec!["app".into(), "worker".into()],
+        };
+        let found = targets(&outputs(&env(&[]), &main).unwrap(), Some(&task));
+        let streams: Vec<_> = found.targets.iter().map(|t| t.stream.as_str()).collect();
+        assert_eq!(streams, ["fb-app-firelens-abc", "fb-worker-firelens-abc"]);
+    }
+
+    #[test]
+    fn a_glob_beyond_the_limit_is_an_error_not_a_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = write(dir.path(), "main.conf", "@INCLUDE conf.d/*.conf\n");
+        for i in 0..=MAX_DIR_ENTRIES {
+            write(dir.path(), &format!("conf.d/{i:05}.txt"), "");
+        }
+        let e = outputs(&env(&[]), &main).unwrap_err();
+        assert!(e.message.contains("more than 4096 entries"), "{}", e.message);
     }
 
     #[test]

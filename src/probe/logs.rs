@@ -5,7 +5,7 @@
 //! (`x-amzn-ErrorType` carries the same code). Reads no env vars.
 
 use super::aws::{self, Endpoint, Post};
-use super::plan::{Answer, Call};
+use super::plan::{Answer, Call, Missing};
 use super::verdict::DenyReason;
 use crate::chain::Creds;
 use crate::error::Error;
@@ -141,7 +141,7 @@ fn read(call: Call, stream: &str, answer: &Fetched) -> (Answer, Option<Error>) {
             Answer::Denied(DenyReason::from_message(message(&body))),
             None,
         ),
-        "ResourceNotFoundException" => (Answer::NotFound, None),
+        "ResourceNotFoundException" => (Answer::NotFound(Missing::from_message(message(&body))), None),
         "ResourceAlreadyExistsException" => (Answer::AlreadyExists, None),
         "ThrottlingException" | "LimitExceededException" | "RequestLimitExceeded" => {
             throttled(call)

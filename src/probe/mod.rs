@@ -15,6 +15,7 @@ pub mod firelens;
 pub mod fluentbit;
 pub mod fluentbit_yaml;
 pub mod logs;
+pub mod names;
 pub mod plan;
 pub mod simulate;
 pub mod verdict;
@@ -175,6 +176,8 @@ pub struct Findings {
     pub outputs: Vec<LogOutput>,
     pub warnings: Vec<Warning>,
     pub errors: Vec<Error>,
+    /// The too-old PutLogEvents answers, per (group, stream): what health's refresh compares.
+    pub puts: Vec<(String, String, Answer)>,
 }
 
 impl Findings {
@@ -196,6 +199,9 @@ pub struct Ctx<'a> {
     pub timeout: Duration,
     pub client: &'a crate::http::Client,
     pub metadata: &'a crate::http::Client,
+    /// The task, from task metadata v4, when it was readable: names that depend on the
+    /// FireLens tag or the task resolve with it.
+    pub task: Option<&'a names::Task>,
 }
 
 /// One (region, endpoint, group, stream): where calls go, and the checks that use them.
@@ -214,21 +220,32 @@ struct Site {
 pub async fn run(req: &Request, ctx: &Ctx<'_>, subject: Subject<'_>) -> Findings {
     let mut f = Findings::default();
     let targets = gather_targets(req, ctx, &subject, &mut f).await;
+    probe_targets(req, &targets, ctx, &subject, &mut f).await;
+    f
+}
+
+/// Probes the given targets (and `req`'s `--can` checks, with `--simulate` if asked).
+pub async fn probe_targets(
+    req: &Request,
+    targets: &[Target],
+    ctx: &Ctx<'_>,
+    subject: &Subject<'_>,
+    f: &mut Findings,
+) {
     let Some(account) = subject.account.clone() else {
         f.error(Error::problem("probe-account-unknown", "the permission probe needs the account ID, and no source named it (STS was not reachable)", "run with STS (drop --no-sts), or use credentials whose source names the role ARN"));
-        return f;
+        return;
     };
-    let mut sites = sites(&targets, &account);
+    let mut sites = sites(targets, &account);
     let others = add_can(req, &mut sites);
     let decided = match req.simulate {
-        true => simulated(ctx, &subject, &sites, &others, &mut f).await,
+        true => simulated(ctx, subject, &sites, &others, f).await,
         false => None,
     };
     for site in &mut sites {
-        probe_site(ctx, &subject, site, decided.is_some(), &mut f).await;
+        probe_site(ctx, subject, site, decided.is_some(), f).await;
     }
-    judge_all(&targets, &sites, &others, decided.as_deref(), &mut f);
-    f
+    judge_all(targets, &sites, &others, decided.as_deref(), f);
 }
 
 /// The destinations: `--logs-to` (in the run's region unless `--logs-region`), then every
@@ -258,44 +275,53 @@ pub(crate) async fn gather_targets(
             group: group.clone(),
             stream: stream.clone(),
             auto_create_group: req.auto_create_group,
+            auto_create_stream: true,
             retention_days: 0,
             tags: false,
+            names: plan::Names::literal(),
         });
     }
     for path in &req.configs {
         match fluentbit::outputs(ctx.env, path) {
-            Ok(sections) => add_config_targets(&fluentbit::targets(&sections), path, &mut out, f),
+            Ok(sections) => {
+                let found = fluentbit::targets(&sections, ctx.task);
+                add_config_targets(found, path, &mut out, f)
+            }
             Err(e) => f.error(e),
         }
     }
     if req.firelens {
         match firelens::targets(ctx.env, ctx.metadata, ctx.budget).await {
-            Ok(found) => add_config_targets(&found, &PathBuf::from("task metadata"), &mut out, f),
+            Ok(found) => add_config_targets(found, &PathBuf::from("task metadata"), &mut out, f),
             Err(e) => f.error(e),
         }
     }
     out
 }
 
+/// A config's targets, warnings and unjudged outputs; a config with no CloudWatch output at
+/// all is a finding too (nothing was checked, so it can never pass as deliverable).
 fn add_config_targets(
-    found: &(Vec<Target>, Vec<Warning>),
+    found: fluentbit::Found,
     from: &std::path::Path,
     out: &mut Vec<Target>,
     f: &mut Findings,
 ) {
-    let (targets, warnings) = found;
-    f.warnings.extend(warnings.iter().cloned());
-    if targets.is_empty() && warnings.is_empty() {
-        f.warnings.push(Warning::new(
+    f.warnings.extend(found.warnings);
+    for e in found.errors {
+        f.error(e);
+    }
+    if found.outputs == 0 {
+        f.error(Error::unverified(
             "logs-no-cloudwatch-output",
             format!(
-                "{} has no CloudWatch Logs output (Name cloudwatch_logs or cloudwatch)",
+                "{} has no CloudWatch Logs output (Name cloudwatch_logs or cloudwatch), so no delivery was checked",
                 from.display()
             ),
-            "nothing was probed for it; check that this is the configuration the log router runs",
+            "pass the configuration the log router runs (FireLens: /fluent-bit/etc/fluent-bit.conf, which includes yours)",
         ));
     }
-    out.extend(targets.iter().cloned());
+    out.extend(found.targets);
 }
 
 fn sites(targets: &[Target], account: &str) -> Vec<Site> {
@@ -442,9 +468,9 @@ fn simulate_warning(refusal: &simulate::Refusal, role: &str) -> Warning {
     }
 }
 
-/// The calls at one site, in the order: DescribeLogStreams, the too-old PutLogEvents,
-/// then Create* on what exists. With the simulator's verdicts, only DescribeLogStreams runs
-/// (to learn what exists).
+/// The calls at one site, each chosen by `plan::next_call` from the answers so far
+/// (PutLogEvents first; Create* only where they cannot create). With the simulator's verdicts,
+/// only the calls that tell what exists run.
 async fn probe_site(
     ctx: &Ctx<'_>,
     subject: &Subject<'_>,
@@ -473,29 +499,19 @@ async fn probe_site(
         stream: &site.stream,
     };
     let checks: Vec<Check> = site.checks.iter().map(|(_, c)| c.clone()).collect();
-    let mut first = plan::first_calls(&checks);
-    if simulated {
-        first.retain(|c| *c == Call::Describe);
-    }
-    for call in first {
+    while let Some(call) = plan::next_call(&checks, &site.answers) {
+        if simulated && !matches!(call, Call::PutTooOld | Call::Describe) {
+            break;
+        }
         let (answer, error) = logs::call(&logs, call).await;
         f.errors.extend(error);
+        if call == Call::PutTooOld {
+            f.puts
+                .push((site.group.clone(), site.stream.clone(), answer.clone()));
+        }
         site.answers.push((call, answer));
     }
-    site.existence = Existence::from_describe(
-        site.answers
-            .iter()
-            .find(|(c, _)| *c == Call::Describe)
-            .map(|(_, a)| a),
-    );
-    if simulated {
-        return;
-    }
-    for call in plan::create_calls(&checks, site.existence) {
-        let (answer, error) = logs::call(&logs, call).await;
-        f.errors.extend(error);
-        site.answers.push((call, answer));
-    }
+    site.existence = Existence::from_answers(&site.answers);
 }
 
 fn judge_all(
@@ -507,7 +523,7 @@ fn judge_all(
 ) {
     let judge = |site: &Site, check: &Check| {
         let simulated = decided
-            .filter(|_| plan::is_needed(check, site.existence))
+            .filter(|_| plan::is_needed(check, site.existence) != Some(false))
             .and_then(|d| simulate::permission(d, &check.action, &check.resource));
         simulated.unwrap_or_else(|| plan::judge(check, site.existence, &site.answers))
     };
@@ -542,10 +558,10 @@ fn judge_all(
             .unwrap_or_else(|| Permission {
                 action: action.clone(),
                 resource: resource.clone(),
-                verdict: Verdict::Unknown,
+                verdict: Verdict::Unverified,
                 basis: Basis::Config,
                 reason: Some(
-                    "no probe answers this action on this resource; use --simulate".into(),
+                    "no probe answers this action on this resource without changing it; --simulate settles it".into(),
                 ),
             });
         can_outcome(&p, f);
@@ -570,36 +586,32 @@ fn output(t: &Target, existence: Existence, perms: &[Permission], f: &mut Findin
         .filter(|p| p.verdict != Verdict::NotNeeded)
         .collect();
     let mut delivery = verdict::delivery(&needed);
-    let group_missing = existence.group == Some(false);
-    if group_missing && !t.auto_create_group {
+    let mut why = None;
+    if let Some(cannot) = cannot_work(t, existence) {
         delivery = Delivery::Blocked;
-        f.warnings.push(Warning::new("logs-group-missing", format!("the log group {} does not exist in {} and the {} output at {} does not create it (auto_create_group off)", t.group, t.region, t.plugin.name(), t.from), "create the group (CloudFormation, Terraform), or set auto_create_group true and allow logs:CreateLogGroup"));
+        f.error(Error::problem("logs-group-missing", format!("{cannot}, so the {} output at {} cannot deliver", t.plugin.name(), t.from), "create it (CloudFormation, Terraform), or turn the plugin's auto_create option on and allow the Create action"));
+        why = Some(cannot);
     }
-    if t.stream.is_empty() && delivery == Delivery::Ok {
-        delivery = Delivery::Unknown;
+    for p in needed.iter().filter(|p| p.verdict == Verdict::Denied) {
+        let tail = format!(
+            "so the {} output at {} cannot deliver to {}",
+            t.plugin.name(),
+            t.from,
+            t.group
+        );
+        f.error(denied_error("logs-delivery-denied", p, &tail));
+        why.get_or_insert_with(|| format!("{} is denied on {}", p.action, p.resource));
     }
-    // Exact denials first: the health line names the first error.
-    let denied = needed.iter().filter(|p| p.verdict == Verdict::Denied);
-    let likely = needed.iter().filter(|p| p.verdict == Verdict::LikelyDenied);
-    for p in denied.chain(likely) {
-        f.error(denied_error(
-            "logs-delivery-denied",
-            p,
-            &format!(
-                "so the {} output at {} cannot deliver to {}",
-                t.plugin.name(),
-                t.from,
-                t.group
-            ),
-        ));
+    if t.stream.is_empty() && delivery == Delivery::Deliverable {
+        delivery = Delivery::Unverified;
     }
-    if delivery == Delivery::Unknown {
-        let open: Vec<String> = needed
-            .iter()
-            .filter(|p| p.verdict != Verdict::Allowed)
-            .map(|p| format!("{} {}", p.action, p.verdict.name()))
-            .collect();
-        f.warnings.push(Warning::new("logs-delivery-unknown", format!("delivery to {}:{} ({}) is not proven: {}", t.group, t.stream, t.from, open.join(", ")), "see the permissions list: a likely or unknown verdict rests on another action or on nothing; --simulate gives exact verdicts where IAM allows it"));
+    if delivery == Delivery::Unverified {
+        let open = match t.stream.is_empty() {
+            true => "no stream was named, so PutLogEvents and CreateLogStream were not checked".into(),
+            false => unproven(&needed),
+        };
+        f.error(Error::unverified("logs-delivery-unverified", format!("delivery to {}:{} ({}) is not proven: {open}", t.group, t.stream, t.from), plan::SETTLE));
+        why = Some(open);
     }
     f.outputs.push(LogOutput {
         from: t.from.clone(),
@@ -607,27 +619,64 @@ fn output(t: &Target, existence: Existence, perms: &[Permission], f: &mut Findin
         region: t.region.clone(),
         group: t.group.clone(),
         stream: t.stream.clone(),
+        names: t.names.clone(),
         group_exists: existence.group,
         stream_exists: existence.stream,
         delivery,
+        evidence: Basis::Probe,
+        why,
     });
+}
+
+/// A configuration that cannot work whatever the policy says: the group is missing and the
+/// plugin will not create it (or, for the Go plugin, the stream and `auto_create_stream off`).
+fn cannot_work(t: &Target, e: Existence) -> Option<String> {
+    if e.group == Some(false) && !t.auto_create_group {
+        return Some(format!(
+            "the log group {} does not exist in {} and auto_create_group is off",
+            t.group, t.region
+        ));
+    }
+    let go_stream = t.plugin == Plugin::Cloudwatch && !t.auto_create_stream;
+    (go_stream && e.stream == Some(false)).then(|| {
+        format!(
+            "the log stream {} does not exist in {} and auto_create_stream is off",
+            t.stream, t.group
+        )
+    })
+}
+
+/// The needed actions not proven allowed, each with its verdict and reason.
+fn unproven(needed: &[&Permission]) -> String {
+    let open: Vec<String> = needed
+        .iter()
+        .filter(|p| p.verdict != Verdict::Allowed)
+        .map(|p| match &p.reason {
+            Some(r) => format!("{} {} ({r})", p.action, p.verdict.name()),
+            None => format!("{} {}", p.action, p.verdict.name()),
+        })
+        .collect();
+    open.join("; ")
 }
 
 fn can_outcome(p: &Permission, f: &mut Findings) {
     if p.verdict.is_denied() {
         f.error(denied_error("action-denied", p, "as --can asked"));
+    } else if p.verdict == Verdict::Unverified {
+        let why = p.reason.as_deref().unwrap_or("not proven");
+        f.error(Error::unverified(
+            "action-unverified",
+            format!("{} on {} is not proven: {why}", p.action, p.resource),
+            "--simulate asks IAM for the exact answer",
+        ));
     }
 }
 
 /// One line naming the action and the exact ARN, and a hint naming the Resource that covers it.
 pub fn denied_error(code: &'static str, p: &Permission, tail: &str) -> Error {
     let reason = p.reason.as_deref().unwrap_or("unstated");
-    let likely = match p.verdict {
-        Verdict::LikelyDenied => "likely denied (another action on the same resource was refused)",
-        _ => "denied",
-    };
     let message = format!(
-        "{} is {likely} on {} ({reason}), {tail}",
+        "{} is denied on {} ({reason}), {tail}",
         p.action, p.resource
     );
     let remedy = match reason {

@@ -67,8 +67,29 @@ pub struct Target {
     pub group: String,
     pub stream: String,
     pub auto_create_group: bool,
+    /// The Go plugin's `auto_create_stream` (default true); the C plugin always creates.
+    pub auto_create_stream: bool,
     pub retention_days: u32,
     pub tags: bool,
+    /// How the group and stream names were found (`literal`, `resolved …`, `fallback …`).
+    pub names: Names,
+}
+
+/// How a target's names were found, for the report: each is `literal`, `resolved (…)` or
+/// `fallback (…)`; an unresolvable name never becomes a target (it is a finding instead).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Names {
+    pub group: String,
+    pub stream: String,
+}
+
+impl Names {
+    pub fn literal() -> Names {
+        Names {
+            group: "literal".into(),
+            stream: "literal".into(),
+        }
+    }
 }
 
 /// The AWS partition of a region: `aws`, `aws-cn`, `aws-us-gov`.
@@ -140,7 +161,7 @@ pub fn parse_logs_arn(arn: &str) -> Option<LogsArn> {
     })
 }
 
-/// When a plugin makes a call.
+/// When a plugin makes a call, given what exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
     Always,
@@ -149,30 +170,49 @@ pub enum Need {
     Never,
 }
 
-/// The actions a plugin calls for a target, with the resource level and when.
+/// The actions a plugin calls for a target, with the resource level (`true`: the stream ARN)
+/// and when. Only what the plugin really calls (`../shared/reference.md`, "Fluent Bit's
+/// CloudWatch plugins"; `/work/notes/fluentbit-facts.md` cites the source lines):
+/// - C `cloudwatch_logs` (plugins/out_cloudwatch_logs/cloudwatch_api.c): CreateLogStream for
+///   every (group, stream) it has not cached, existing or not (ResourceAlreadyExists counts as
+///   success); on ResourceNotFound, CreateLogGroup only with `auto_create_group`, then
+///   PutRetentionPolicy when `log_retention_days` > 0; PutLogEvents every flush; never
+///   DescribeLogStreams.
+/// - Go `cloudwatch` (cloudwatch/cloudwatch.go): CreateLogGroup for each new group with
+///   `auto_create_group` (AlreadyExists is fine), then PutRetentionPolicy when
+///   `log_retention_days` > 0 and TagResource with `new_log_group_tags`; DescribeLogStreams
+///   before each new stream; CreateLogStream only when it was not listed (`auto_create_stream`);
+///   PutLogEvents every flush.
 pub fn needs(t: &Target) -> Vec<(&'static str, bool, Need)> {
-    let create_group = match (t.plugin, t.auto_create_group) {
-        (_, false) => Need::Never,
-        (Plugin::CloudwatchLogs, true) => Need::IfGroupMissing,
-        (Plugin::Cloudwatch, true) => Need::Always,
-    };
-    let (describe, create_stream) = match t.plugin {
-        Plugin::CloudwatchLogs => (Need::Never, Need::Always),
-        Plugin::Cloudwatch => (Need::Always, Need::IfStreamMissing),
-    };
-    let mut out = vec![
-        (DESCRIBE, false, describe),
-        (CREATE_GROUP, false, create_group),
-        (CREATE_STREAM, true, create_stream),
-        (PUT, true, Need::Always),
-    ];
-    if t.retention_days > 0 {
-        out.push((RETENTION, false, Need::Always));
+    let when = |on: bool, need: Need| if on { need } else { Need::Never };
+    match t.plugin {
+        Plugin::CloudwatchLogs => vec![
+            (CREATE_GROUP, false, when(t.auto_create_group, Need::IfGroupMissing)),
+            (
+                RETENTION,
+                false,
+                when(t.auto_create_group && t.retention_days > 0, Need::IfGroupMissing),
+            ),
+            (CREATE_STREAM, true, Need::Always),
+            (PUT, true, Need::Always),
+        ],
+        Plugin::Cloudwatch => vec![
+            (CREATE_GROUP, false, when(t.auto_create_group, Need::Always)),
+            (
+                RETENTION,
+                false,
+                when(t.auto_create_group && t.retention_days > 0, Need::Always),
+            ),
+            (TAG, false, when(t.auto_create_group && t.tags, Need::IfGroupMissing)),
+            (DESCRIBE, false, Need::Always),
+            (
+                CREATE_STREAM,
+                true,
+                when(t.auto_create_stream, Need::IfStreamMissing),
+            ),
+            (PUT, true, Need::Always),
+        ],
     }
-    if t.tags && t.plugin == Plugin::Cloudwatch {
-        out.push((TAG, false, Need::Always));
-    }
-    out
 }
 
 /// One check: an action on an exact resource, and when it matters.
@@ -187,6 +227,7 @@ pub struct Check {
 pub fn checks(t: &Target, account: &str) -> Vec<Check> {
     needs(t)
         .into_iter()
+        .filter(|(_, _, need)| *need != Need::Never)
         .map(|(action, stream_level, need)| Check {
             action: action.to_string(),
             resource: match stream_level {
@@ -201,11 +242,12 @@ pub fn checks(t: &Target, account: &str) -> Vec<Check> {
 /// A probe call. Each changes nothing (see the module header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Call {
-    /// DescribeLogStreams(group, logStreamNamePrefix = stream): what exists.
+    /// DescribeLogStreams(group, logStreamNamePrefix = stream): read-only.
     Describe,
     /// PutLogEvents with one event 15 days old: the exact action, nothing stored.
     PutTooOld,
-    /// CreateLogStream on a stream that exists: ResourceAlreadyExistsException.
+    /// CreateLogStream, sent only where it cannot create: on a stream that exists
+    /// (ResourceAlreadyExistsException) or in a group that does not (ResourceNotFound).
     CreateStream,
     /// CreateLogGroup on a group that exists: ResourceAlreadyExistsException.
     CreateGroup,
@@ -234,6 +276,29 @@ impl Call {
     }
 }
 
+/// What a ResourceNotFoundException said was missing (its message: "The specified log group
+/// does not exist." / "The specified log stream does not exist.").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Group,
+    Stream,
+    /// The message named neither.
+    Unstated,
+}
+
+impl Missing {
+    pub fn from_message(message: &str) -> Missing {
+        let m = message.to_ascii_lowercase();
+        if m.contains("log group") {
+            Missing::Group
+        } else if m.contains("log stream") {
+            Missing::Stream
+        } else {
+            Missing::Unstated
+        }
+    }
+}
+
 /// What the service said to one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -244,7 +309,9 @@ pub enum Answer {
         too_old: bool,
     },
     AlreadyExists,
-    NotFound,
+    /// Authorised, but the group or stream does not exist: AWS authorises a call before it
+    /// looks the resource up, so a refused call says AccessDenied whatever exists.
+    NotFound(Missing),
     Denied(DenyReason),
     Throttled,
     Failed(String),
@@ -258,129 +325,144 @@ pub struct Existence {
 }
 
 impl Existence {
-    /// From DescribeLogStreams' answer.
-    pub fn from_describe(answer: Option<&Answer>) -> Existence {
-        match answer {
-            Some(Answer::Ok { stream_listed, .. }) => Existence {
-                group: Some(true),
-                stream: Some(*stream_listed),
-            },
-            Some(Answer::NotFound) => Existence {
-                group: Some(false),
-                stream: Some(false),
-            },
-            _ => Existence::default(),
+    /// What the answers prove, whichever call gave them (never DescribeLogStreams alone: the C
+    /// plugin never calls it, so a tight policy may refuse it).
+    pub fn from_answers(answers: &[(Call, Answer)]) -> Existence {
+        let mut e = Existence::default();
+        for (call, answer) in answers {
+            e.learn(*call, answer);
         }
+        e
     }
 
-    fn says(self, need: Need) -> bool {
+    fn learn(&mut self, call: Call, answer: &Answer) {
+        let both = |g, s| (Some(g), Some(s));
+        let (group, stream) = match (call, answer) {
+            (Call::PutTooOld, Answer::Ok { .. }) => both(true, true),
+            (Call::Describe, Answer::Ok { stream_listed, .. }) => both(true, *stream_listed),
+            (Call::CreateStream, Answer::AlreadyExists) => both(true, true),
+            (Call::CreateGroup, Answer::AlreadyExists) => (Some(true), None),
+            (Call::Describe | Call::CreateStream, Answer::NotFound(_)) => both(false, false),
+            (Call::PutTooOld, Answer::NotFound(Missing::Group)) => both(false, false),
+            (Call::PutTooOld, Answer::NotFound(Missing::Stream)) => both(true, false),
+            _ => (None, None),
+        };
+        self.group = group.or(self.group);
+        self.stream = stream.or(self.stream);
+    }
+
+    /// Whether a call with this need is made: `None` when it depends on what is not known.
+    fn says(self, need: Need) -> Option<bool> {
         match need {
-            Need::Always => true,
-            Need::Never => false,
-            Need::IfGroupMissing => self.group != Some(true),
-            Need::IfStreamMissing => self.stream != Some(true),
+            Need::Always => Some(true),
+            Need::Never => Some(false),
+            Need::IfGroupMissing => self.group.map(|g| !g),
+            Need::IfStreamMissing => self.stream.map(|s| !s),
         }
     }
 }
 
-/// Whether a check matters, given what exists.
-pub fn is_needed(check: &Check, existence: Existence) -> bool {
+/// Whether the plugin makes the check's call, given what exists (`None`: not known).
+pub fn is_needed(check: &Check, existence: Existence) -> Option<bool> {
     existence.says(check.need)
 }
 
-/// The first round: DescribeLogStreams when anything at this (group, stream) depends on what
-/// exists or asks for it, and the too-old PutLogEvents when PutLogEvents is checked.
-pub fn first_calls(checks: &[Check]) -> Vec<Call> {
-    let wants = |action: &str| checks.iter().any(|c| c.action == action);
-    let mut out = Vec::new();
-    if wants(DESCRIBE) || wants(CREATE_STREAM) || wants(CREATE_GROUP) {
-        out.push(Call::Describe);
-    }
-    if wants(PUT) {
-        out.push(Call::PutTooOld);
-    }
-    out
-}
-
-/// The second round: Create* only on names DescribeLogStreams listed, and only when the
-/// check matters (the plugin would make the call).
-pub fn create_calls(checks: &[Check], existence: Existence) -> Vec<Call> {
-    let wanted = |action: &str| {
-        checks
-            .iter()
-            .any(|c| c.action == action && is_needed(c, existence))
+/// The next probe call at one (group, stream), given the answers so far; `None` when done.
+/// PutLogEvents first (it also tells what exists), DescribeLogStreams when asked for, then
+/// CreateLogStream only where it cannot create anything (the stream exists, or its group does
+/// not), CreateLogGroup only on a group that exists. Each call at most once.
+pub fn next_call(checks: &[Check], answers: &[(Call, Answer)]) -> Option<Call> {
+    let e = Existence::from_answers(answers);
+    let wanted = |call: Call| {
+        !answers.iter().any(|(c, _)| *c == call)
+            && checks
+                .iter()
+                .any(|c| c.action == call.action() && is_needed(c, e) != Some(false))
     };
-    let mut out = Vec::new();
-    if existence.stream == Some(true) && wanted(CREATE_STREAM) {
-        out.push(Call::CreateStream);
-    }
-    if existence.group == Some(true) && wanted(CREATE_GROUP) {
-        out.push(Call::CreateGroup);
-    }
-    out
+    let safe = |call: Call| match call {
+        Call::CreateStream => e.stream == Some(true) || e.group == Some(false),
+        Call::CreateGroup => e.group == Some(true),
+        Call::Describe | Call::PutTooOld => true,
+    };
+    [
+        Call::PutTooOld,
+        Call::Describe,
+        Call::CreateStream,
+        Call::CreateGroup,
+    ]
+    .into_iter()
+    .find(|c| wanted(*c) && safe(*c))
 }
 
-/// The verdict for a check, from the answers gathered at its (group, stream).
+/// The verdict for a check, from the answers at its (group, stream): the exact action's own
+/// answer, or `unverified` with what would settle it. Never one action's answer for another.
 pub fn judge(check: &Check, existence: Existence, answers: &[(Call, Answer)]) -> Permission {
-    let permission = |verdict, basis, reason: Option<&str>| Permission {
+    let permission = |verdict, basis, reason: Option<String>| Permission {
         action: check.action.clone(),
         resource: check.resource.clone(),
         verdict,
         basis,
-        reason: reason.map(str::to_string),
+        reason,
     };
-    if !is_needed(check, existence) {
+    if is_needed(check, existence) == Some(false) {
         return permission(Verdict::NotNeeded, Basis::Config, None);
     }
-    let answer = |call: Call| answers.iter().find(|(c, _)| *c == call).map(|(_, a)| a);
-    if let Some(a) = Call::for_action(&check.action).and_then(answer) {
-        let (verdict, reason) = exact(a);
-        return permission(verdict, Basis::Probe, reason.as_deref());
-    }
-    let proxy = match check.action.as_str() {
-        CREATE_STREAM => answer(Call::PutTooOld),
-        CREATE_GROUP => answer(Call::Describe),
-        _ => None,
-    };
-    match proxy.map(by_proxy) {
-        Some((verdict, reason)) => permission(verdict, Basis::Proxy, reason.as_deref()),
-        None => permission(Verdict::Unknown, Basis::Config, Some(unprobed(check))),
+    let answer = Call::for_action(&check.action)
+        .and_then(|call| answers.iter().find(|(c, _)| *c == call))
+        .map(|(_, a)| a);
+    match answer.map(exact) {
+        Some((verdict, reason)) => permission(verdict, Basis::Probe, reason),
+        None => permission(
+            Verdict::Unverified,
+            Basis::Config,
+            Some(unprobed(check, existence)),
+        ),
     }
 }
 
-fn unprobed(check: &Check) -> &'static str {
-    match check.action.as_str() {
-        CREATE_STREAM => "the stream does not exist: CreateLogStream is not sent on a missing name",
-        CREATE_GROUP => "the group does not exist: CreateLogGroup is not sent on a missing name",
-        RETENTION | TAG => "never sent (it would change the group); use --simulate",
-        _ => "no probe answers this action; use --simulate",
-    }
+/// Why a needed action was not sent, and what would settle it.
+fn unprobed(check: &Check, e: Existence) -> String {
+    let why = match check.action.as_str() {
+        _ if is_needed(check, e).is_none() => {
+            "needed only if the group or stream is missing, and that is not known"
+        }
+        CREATE_STREAM if e.stream.is_none() => {
+            "whether the stream exists is not known, and CreateLogStream would create it"
+        }
+        CREATE_STREAM => {
+            "the stream does not exist yet, and CreateLogStream would create it"
+        }
+        CREATE_GROUP if e.group.is_none() => {
+            "whether the group exists is not known, and CreateLogGroup would create it"
+        }
+        CREATE_GROUP => "the group does not exist, and CreateLogGroup would create it",
+        RETENTION | TAG => "never sent: it would change the group",
+        _ => "no probe answers this action",
+    };
+    format!("{why}; {SETTLE}")
 }
+
+/// What settles an unverified action.
+pub const SETTLE: &str = "--simulate, the router's own counters (HTTP_Server On), or a run after the router's first flush settle it";
 
 /// The exact action's answer.
 fn exact(a: &Answer) -> (Verdict, Option<String>) {
     match a {
         Answer::Ok { .. } | Answer::AlreadyExists => (Verdict::Allowed, None),
-        // Access is checked before existence, so a missing name was not refused.
-        Answer::NotFound => (
-            Verdict::LikelyAllowed,
-            Some("not refused, but the resource does not exist".into()),
+        Answer::NotFound(m) => (
+            Verdict::Allowed,
+            Some(format!(
+                "authorised; the {} does not exist",
+                match m {
+                    Missing::Group => "group",
+                    Missing::Stream => "stream",
+                    Missing::Unstated => "resource",
+                }
+            )),
         ),
         Answer::Denied(r) => (Verdict::Denied, Some(r.name().into())),
         Answer::Throttled => (Verdict::Error, Some("throttled".into())),
         Answer::Failed(why) => (Verdict::Error, Some(why.clone())),
-    }
-}
-
-/// Another action's answer on the same resource.
-fn by_proxy(a: &Answer) -> (Verdict, Option<String>) {
-    match a {
-        Answer::Ok { .. } | Answer::AlreadyExists | Answer::NotFound => {
-            (Verdict::LikelyAllowed, None)
-        }
-        Answer::Denied(r) => (Verdict::LikelyDenied, Some(r.name().into())),
-        Answer::Throttled => (Verdict::Unknown, Some("throttled".into())),
-        Answer::Failed(why) => (Verdict::Unknown, Some(why.clone())),
     }
 }
 
@@ -397,16 +479,36 @@ mod tests {
             group: "/ecs/logs/sample-test".into(),
             stream: "webapp".into(),
             auto_create_group: auto,
+            auto_create_stream: true,
             retention_days: 0,
             tags: false,
+            names: Names::literal(),
         }
     }
 
-    fn ok(listed: bool) -> Answer {
+    fn ok() -> Answer {
         Answer::Ok {
-            stream_listed: listed,
+            stream_listed: false,
             too_old: true,
         }
+    }
+
+    /// Runs `next_call` to its end against a fake account: `answer(call)` is its reply.
+    fn run(checks: &[Check], answer: impl Fn(Call) -> Answer) -> Vec<(Call, Answer)> {
+        let mut answers = Vec::new();
+        while let Some(call) = next_call(checks, &answers) {
+            answers.push((call, answer(call)));
+            assert!(answers.len() <= 4, "a call was repeated: {answers:?}");
+        }
+        answers
+    }
+
+    fn verdicts(checks: &[Check], answers: &[(Call, Answer)]) -> Vec<(String, Verdict)> {
+        let e = Existence::from_answers(answers);
+        checks
+            .iter()
+            .map(|c| (c.action.clone(), judge(c, e, answers).verdict))
+            .collect()
     }
 
     #[test]
@@ -440,69 +542,116 @@ mod tests {
     }
 
     #[test]
-    fn the_c_plugin_never_describes_and_creates_groups_only_when_missing() {
+    fn the_c_plugin_needs_create_stream_and_put_only_when_everything_exists() {
         let c = checks(&target(Plugin::CloudwatchLogs, true), "1");
-        let exists = Existence {
-            group: Some(true),
-            stream: Some(true),
-        };
-        assert_eq!(first_calls(&c), [Call::Describe, Call::PutTooOld]);
-        assert_eq!(create_calls(&c, exists), [Call::CreateStream]);
-        let answers = [(Call::Describe, ok(true)), (Call::PutTooOld, ok(false))];
-        let verdicts: Vec<_> = c
+        let answers = run(&c, |call| match call {
+            Call::PutTooOld => ok(),
+            Call::CreateStream => Answer::AlreadyExists,
+            other => panic!("{other:?} is never sent when the group and stream exist"),
+        });
+        assert_eq!(
+            answers.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+            [Call::PutTooOld, Call::CreateStream]
+        );
+        let v = verdicts(&c, &answers);
+        assert!(v.iter().all(|(a, v)| match a.as_str() {
+            CREATE_GROUP | RETENTION => *v == Verdict::NotNeeded,
+            _ => *v == Verdict::Allowed,
+        }), "{v:?}");
+    }
+
+    #[test]
+    fn a_tight_policy_without_describe_or_create_group_is_not_a_false_alarm() {
+        let c = checks(&target(Plugin::CloudwatchLogs, true), "1");
+        assert!(!c.iter().any(|k| k.action == DESCRIBE));
+        let answers = run(&c, |call| match call {
+            Call::PutTooOld => ok(),
+            Call::CreateStream => Answer::AlreadyExists,
+            _ => Answer::Denied(DenyReason::Implicit),
+        });
+        let e = Existence::from_answers(&answers);
+        let needed: Vec<_> = c
             .iter()
-            .map(|k| judge(k, exists, &answers).verdict)
+            .map(|k| judge(k, e, &answers))
+            .filter(|p| p.verdict != Verdict::NotNeeded)
             .collect();
-        assert_eq!(verdicts[0], Verdict::NotNeeded);
-        assert_eq!(verdicts[1], Verdict::NotNeeded);
-        assert_eq!(verdicts[3], Verdict::Allowed);
+        assert!(needed.iter().all(|p| p.verdict == Verdict::Allowed));
     }
 
     #[test]
     fn nothing_is_created_on_a_missing_name() {
         for plugin in [Plugin::CloudwatchLogs, Plugin::Cloudwatch] {
             let c = checks(&target(plugin, true), "1");
-            let missing = Existence::from_describe(Some(&Answer::NotFound));
-            assert_eq!(create_calls(&c, missing), []);
-            let no_stream = Existence::from_describe(Some(&ok(false)));
-            assert!(!create_calls(&c, no_stream).contains(&Call::CreateStream));
+            // The stream is missing in an existing group: CreateLogStream would create it.
+            let answers = run(&c, |call| match call {
+                Call::PutTooOld => Answer::NotFound(Missing::Stream),
+                Call::Describe => Answer::Ok { stream_listed: false, too_old: false },
+                Call::CreateGroup => Answer::AlreadyExists,
+                Call::CreateStream => panic!("CreateLogStream on a missing stream creates it"),
+            });
+            let v = verdicts(&c, &answers);
+            assert!(v.contains(&(CREATE_STREAM.into(), Verdict::Unverified)), "{v:?}");
+            // The group is missing: CreateLogStream cannot create anything, CreateLogGroup would.
+            let answers = run(&c, |call| match call {
+                Call::PutTooOld | Call::Describe | Call::CreateStream => {
+                    Answer::NotFound(Missing::Group)
+                }
+                Call::CreateGroup => panic!("CreateLogGroup on a missing group creates it"),
+            });
+            let v = verdicts(&c, &answers);
+            assert!(v.contains(&(CREATE_STREAM.into(), Verdict::Allowed)), "{v:?}");
+            assert!(v.contains(&(CREATE_GROUP.into(), Verdict::Unverified)), "{v:?}");
         }
     }
 
     #[test]
-    fn the_go_plugin_creates_the_group_at_each_start() {
-        let c = checks(&target(Plugin::Cloudwatch, true), "1");
-        let exists = Existence::from_describe(Some(&ok(true)));
-        assert_eq!(create_calls(&c, exists), [Call::CreateGroup]);
-        let off = checks(&target(Plugin::Cloudwatch, false), "1");
-        assert_eq!(create_calls(&off, exists), []);
+    fn one_action_is_never_judged_by_another() {
+        let c = checks(&target(Plugin::CloudwatchLogs, true), "1");
+        let denied = Answer::Denied(DenyReason::Implicit);
+        let answers = run(&c, |_| denied.clone());
+        let v = verdicts(&c, &answers);
+        // Put refused: nothing is known of the stream, so CreateLogStream stays unverified.
+        assert!(v.contains(&(PUT.into(), Verdict::Denied)), "{v:?}");
+        assert!(v.contains(&(CREATE_STREAM.into(), Verdict::Unverified)), "{v:?}");
+        let p = judge(&c[c.len() - 1], Existence::from_answers(&answers), &answers);
+        assert_eq!(p.reason.as_deref(), Some("implicit"));
     }
 
     #[test]
-    fn a_missing_stream_is_judged_by_proxy() {
-        let c = checks(&target(Plugin::CloudwatchLogs, true), "1");
-        let no_stream = Existence::from_describe(Some(&ok(false)));
-        let denied = Answer::Denied(DenyReason::Implicit);
-        let answers = [(Call::Describe, ok(false)), (Call::PutTooOld, denied)];
-        let create = judge(&c[2], no_stream, &answers);
-        assert_eq!(
-            (create.verdict, create.basis),
-            (Verdict::LikelyDenied, Basis::Proxy)
-        );
-        let put = judge(&c[3], no_stream, &answers);
-        assert_eq!(put.verdict, Verdict::Denied);
-        assert_eq!(put.reason.as_deref(), Some("implicit"));
+    fn the_go_plugin_describes_and_creates_the_group_at_each_start() {
+        let c = checks(&target(Plugin::Cloudwatch, true), "1");
+        let answers = run(&c, |call| match call {
+            Call::PutTooOld => ok(),
+            Call::Describe => Answer::Ok { stream_listed: true, too_old: false },
+            Call::CreateGroup => Answer::AlreadyExists,
+            Call::CreateStream => panic!("the stream exists: the Go plugin does not create it"),
+        });
+        let v = verdicts(&c, &answers);
+        assert!(v.contains(&(DESCRIBE.into(), Verdict::Allowed)), "{v:?}");
+        assert!(v.contains(&(CREATE_GROUP.into(), Verdict::Allowed)), "{v:?}");
+        assert!(v.contains(&(CREATE_STREAM.into(), Verdict::NotNeeded)), "{v:?}");
+        let off = checks(&target(Plugin::Cloudwatch, false), "1");
+        assert!(!off.iter().any(|k| k.action == CREATE_GROUP));
     }
 
     #[test]
     fn retention_is_never_probed() {
-        let mut t = target(Plugin::CloudwatchLogs, false);
+        let mut t = target(Plugin::CloudwatchLogs, true);
         t.retention_days = 7;
         let c = checks(&t, "1");
         let r = c.iter().find(|k| k.action == RETENTION).unwrap();
-        assert_eq!(
-            judge(r, Existence::default(), &[]).verdict,
-            Verdict::Unknown
-        );
+        let gone = [(Call::PutTooOld, Answer::NotFound(Missing::Group))];
+        let e = Existence::from_answers(&gone);
+        assert_eq!(judge(r, e, &gone).verdict, Verdict::Unverified);
+        let there = [(Call::PutTooOld, ok())];
+        let e = Existence::from_answers(&there);
+        assert_eq!(judge(r, e, &there).verdict, Verdict::NotNeeded);
+    }
+
+    #[test]
+    fn not_found_messages_name_what_is_missing() {
+        assert_eq!(Missing::from_message("The specified log group does not exist."), Missing::Group);
+        assert_eq!(Missing::from_message("The specified log stream does not exist."), Missing::Stream);
+        assert_eq!(Missing::from_message("gone"), Missing::Unstated);
     }
 }

@@ -4,22 +4,21 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What credcheck concluded for one action on one resource.
+/// What credcheck concluded for one action on one resource. Only the exact action's own
+/// answer (or IAM's simulator, or the router's counters) decides; one action's answer is never
+/// taken for another's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
-    /// The exact action on the exact resource was accepted (and changed nothing).
+    /// The exact action on the exact resource was authorised (and nothing changed).
     Allowed,
     /// The exact action on the exact resource was refused (`reason` says why).
     Denied,
-    /// Only a different, read-only action was tried on the resource, and it was accepted.
-    LikelyAllowed,
-    /// Only a different, read-only action was tried on the resource, and it was refused.
-    LikelyDenied,
-    /// The plugin never makes this call with this configuration.
+    /// The plugin never makes this call with this configuration and account state.
     NotNeeded,
-    /// It could not be judged without changing something (e.g. Create* on a missing name).
-    Unknown,
+    /// Needed, but nothing could be sent without changing the account; `reason` says what
+    /// would settle it.
+    Unverified,
     /// The call failed for another reason (throttled, unreachable, a bad answer).
     Error,
 }
@@ -29,16 +28,14 @@ impl Verdict {
         match self {
             Verdict::Allowed => "allowed",
             Verdict::Denied => "denied",
-            Verdict::LikelyAllowed => "likely-allowed",
-            Verdict::LikelyDenied => "likely-denied",
             Verdict::NotNeeded => "not-needed",
-            Verdict::Unknown => "unknown",
+            Verdict::Unverified => "unverified",
             Verdict::Error => "error",
         }
     }
 
     pub fn is_denied(self) -> bool {
-        matches!(self, Verdict::Denied | Verdict::LikelyDenied)
+        self == Verdict::Denied
     }
 }
 
@@ -48,8 +45,8 @@ impl Verdict {
 pub enum Basis {
     /// The exact action was sent in a form that changes nothing.
     Probe,
-    /// Another action on the same resource (DescribeLogStreams, PutLogEvents) was sent.
-    Proxy,
+    /// The log router's own counters (`/api/v1/metrics`): records delivered without errors.
+    Counters,
     /// `iam:SimulatePrincipalPolicy` answered.
     Simulator,
     /// The plugin's configuration alone (not needed, or not checkable).
@@ -137,13 +134,27 @@ pub struct Permission {
     pub reason: Option<String>,
 }
 
-/// Whether logs would reach the destination.
+/// Whether logs would reach the destination: proven either way, or not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Delivery {
-    Ok,
+    /// Proven: every action the plugin will call is allowed, or the router's counters show
+    /// records delivered without errors.
+    Deliverable,
+    /// Proven: a needed action is denied, or the configuration cannot work (`why`).
     Blocked,
-    Unknown,
+    /// Neither could be proven; `why` says why and what would settle it.
+    Unverified,
+}
+
+impl Delivery {
+    pub fn name(self) -> &'static str {
+        match self {
+            Delivery::Deliverable => "deliverable",
+            Delivery::Blocked => "blocked",
+            Delivery::Unverified => "unverified",
+        }
+    }
 }
 
 /// One log destination (a Fluent Bit output, or `--logs-to`) and what the probe found.
@@ -155,24 +166,30 @@ pub struct LogOutput {
     pub region: String,
     pub group: String,
     pub stream: String,
-    /// `None`: not learned (DescribeLogStreams refused or failed).
+    /// How the names were found: `literal`, `resolved (…)`, `fallback (…)`.
+    pub names: super::plan::Names,
+    /// `None`: not learned.
     pub group_exists: Option<bool>,
     pub stream_exists: Option<bool>,
     pub delivery: Delivery,
+    /// What the verdict rests on: `probe`, `counters`, `simulator`, `config`.
+    pub evidence: Basis,
+    /// For blocked and unverified: why, and what would settle an unverified verdict.
+    pub why: Option<String>,
 }
 
-/// Delivery from the verdicts of the actions a destination needs.
+/// Delivery from the verdicts of the actions a destination needs: blocked on any denial,
+/// deliverable when every needed action is allowed, else unverified.
 pub fn delivery(needed: &[&Permission]) -> Delivery {
     if needed.iter().any(|p| p.verdict.is_denied()) {
         return Delivery::Blocked;
     }
-    let sure = needed
+    let proven = needed
         .iter()
         .all(|p| matches!(p.verdict, Verdict::Allowed | Verdict::NotNeeded));
-    if sure {
-        Delivery::Ok
-    } else {
-        Delivery::Unknown
+    match proven {
+        true => Delivery::Deliverable,
+        false => Delivery::Unverified,
     }
 }
 
@@ -213,12 +230,12 @@ mod tests {
         let p = Permission {
             action: "logs:PutLogEvents".into(),
             resource: "arn".into(),
-            verdict: Verdict::LikelyDenied,
-            basis: Basis::Proxy,
+            verdict: Verdict::Unverified,
+            basis: Basis::Counters,
             reason: Some("implicit".into()),
         };
         let json = serde_json::to_string(&p).unwrap();
-        assert!(json.contains("\"likely-denied\"") && json.contains("\"proxy\""));
+        assert!(json.contains("\"unverified\"") && json.contains("\"counters\""));
         let back: Permission = serde_json::from_str(&json).unwrap();
         assert_eq!(back, p);
     }
