@@ -18,7 +18,8 @@
 //! every output is deliverable.
 //!
 //! Reads `FLUENT_BIT` and `CI` (through `support::fluentbit`), and `CREDCHECK_FBDIFF_LOGS`: a
-//! folder to keep each case's Fluent Bit log in (`NN.log`).
+//! folder to keep each case's Fluent Bit log in (`NN.log`); `CREDCHECK_FBDIFF_VERBOSE`: print
+//! every case's credcheck lines, not only those of a case that disagrees.
 
 use crate::support::fluentbit::{self, Layout, Outcome, Router};
 use crate::support::go_cloudwatch::{self, GoPlugin};
@@ -248,6 +249,19 @@ fn cases() -> Vec<Case> {
             layout: Layout::ConfD70,
             ..Case::seed("23 @INCLUDE conf.d/*.conf, the output in the 70th file")
         },
+        Case {
+            layout: Layout::Yaml,
+            ..Case::seed("24 YAML config, output in an included file, misspelt group")
+                .policy(vec![allow(&SEED, &[&typo])])
+                .refused(BLOCKED, BLOCKED)
+        },
+        Case {
+            layout: Layout::Yaml,
+            ..Case::seed("25 YAML config, S missing, Create stream+Put allowed")
+                .policy(vec![allow(&put_create, &[&g_all])])
+                .groups(g_only())
+                .before(UNVERIFIED)
+        },
     ]
 }
 
@@ -360,7 +374,7 @@ struct Setup {
     env: Vec<(String, String)>,
 }
 
-fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, ca: &TestCa) -> Setup {
+fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, decoy: &Fake, ca: &TestCa) -> Setup {
     let dir = tempfile::Builder::new()
         .prefix("credcheck-fbdiff-")
         .tempdir()
@@ -387,10 +401,7 @@ fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, ca: &TestCa) -> Setup {
     }
     let http_port = (case.plugin == Plugin::C).then(fluentbit::free_port);
     let main = fluentbit::write_config(dir.path(), TAG, http_port, &keys, case.layout);
-    let output_file = match case.layout {
-        Layout::Extra => dir.path().join("extra.conf"),
-        Layout::ConfD70 => dir.path().join("conf.d/69-cloudwatch.conf"),
-    };
+    let output_file = case.layout.output_file(dir.path());
     let mut env = vec![
         ("PATH".to_string(), "/usr/bin:/bin".to_string()),
         ("HOME".to_string(), dir.path().display().to_string()),
@@ -403,11 +414,10 @@ fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, ca: &TestCa) -> Setup {
             peer.task_metadata_uri(),
         ),
         ("AWS_CA_BUNDLE".to_string(), ca.ca_file().display().to_string()),
-        // Where credcheck goes when it does not use the output's own endpoint (health's full
-        // probe takes the environment's): the fake, never an outside name. The output's
-        // `endpoint` comes first in the report (README, FireLens), so this hides nothing there.
-        ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS".to_string(), logs.url()),
-        ("AWS_ENDPOINT_URL_IAM".to_string(), logs.url()),
+        // Where credcheck would go if it ignored the output's own `endpoint`/`port`: a decoy
+        // on loopback (never an outside name), which must see nothing.
+        ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS".to_string(), decoy.url()),
+        ("AWS_ENDPOINT_URL_IAM".to_string(), decoy.url()),
     ];
     if !case.unset_region {
         env.push(("AWS_REGION".to_string(), fake::REGION.to_string()));
@@ -481,8 +491,10 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
             .with_task_metadata(peer::TASK_METADATA_PREFIX, firelens_task()),
     );
     let logs = Fake::start_tls(plan, ca.server_config());
-    let setup = setup(case, &creds, &logs, ca);
+    let decoy = Fake::start_tls(fake::Plan::default(), ca.server_config());
+    let setup = setup(case, &creds, &logs, &decoy, ca);
     let before = report(&setup);
+    let mut promise = changes(&logs, 0, "credcheck before");
     let mark = logs.seen().len();
     let mut router = None;
     let outcome = match case.plugin {
@@ -493,8 +505,16 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
         }
         Plugin::Go => Ok(emulate(&setup, &creds, &logs, ca, mark)),
     };
+    let after_mark = logs.seen().len();
     let after = report(&setup);
     let health = health(&setup);
+    promise.extend(changes(&logs, after_mark, "credcheck after and health"));
+    if !decoy.seen().is_empty() {
+        promise.push(format!(
+            "credcheck called the environment's endpoint, not the output's: {}",
+            fluentbit::calls(&decoy.seen())
+        ));
+    }
     let router_log = router.map(|r| r.stop().1).unwrap_or_default();
     if let Some(dir) = std::env::var_os("CREDCHECK_FBDIFF_LOGS") {
         let name = format!("{}.log", &case.name[..2]);
@@ -512,7 +532,24 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
         router_log,
     };
     row.problems = judge(case, &row);
+    row.problems.extend(promise);
     row
+}
+
+/// The promise on what credcheck sent from `from` on: no Create* that created something, no
+/// retention or tagging call, no event stored.
+fn changes(logs: &Fake, from: usize, who: &str) -> Vec<String> {
+    logs.seen()
+        .iter()
+        .skip(from)
+        .filter(|s| {
+            s.stored > 0
+                || s.operation.contains("Retention")
+                || s.operation.contains("Tag")
+                || (s.operation.starts_with("Create") && s.status == 200)
+        })
+        .map(|s| format!("{who} changed the account: {} → {} (stored {})", s.operation, s.status, s.stored))
+        .collect()
 }
 
 /// The Go plugin's calls for one record (and its one retry), on the same `[OUTPUT]` keys.
@@ -614,8 +651,13 @@ fn print_table(rows: &[Row]) {
         };
         say!("{:<3} {}", &r.name[..2], support_trim(&evidence, 400));
     }
-    for r in rows.iter().filter(|r| !r.problems.is_empty()) {
-        say!("\n--- {} disagrees:", r.name);
+    let verbose = std::env::var_os("CREDCHECK_FBDIFF_VERBOSE").is_some();
+    for r in rows.iter().filter(|r| verbose || !r.problems.is_empty()) {
+        say!(
+            "\n--- {} {}:",
+            r.name,
+            if r.problems.is_empty() { "agrees" } else { "disagrees" }
+        );
         for p in &r.problems {
             say!("    {p}");
         }

@@ -53,12 +53,24 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Where the `[OUTPUT]` goes: FireLens's `@INCLUDE` of one user file, or the 70th file of an
-/// `@INCLUDE conf.d/*.conf` glob.
+/// Where the `[OUTPUT]` goes: FireLens's `@INCLUDE` of one user file, the 70th file of an
+/// `@INCLUDE conf.d/*.conf` glob, or the YAML format (`includes: [extra.yaml]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
     Extra,
     ConfD70,
+    Yaml,
+}
+
+impl Layout {
+    /// The file that holds the output.
+    pub fn output_file(self, dir: &Path) -> PathBuf {
+        match self {
+            Layout::Extra => dir.join("extra.conf"),
+            Layout::ConfD70 => dir.join("conf.d/69-cloudwatch.conf"),
+            Layout::Yaml => dir.join("extra.yaml"),
+        }
+    }
 }
 
 /// The `[SERVICE]` + dummy `[INPUT]` of a FireLens-like router, and its `[OUTPUT]` in an
@@ -71,6 +83,9 @@ pub fn write_config(
     output: &[(String, String)],
     layout: Layout,
 ) -> PathBuf {
+    if layout == Layout::Yaml {
+        return write_yaml(dir, tag, http_port, output);
+    }
     let mut service = String::from(
         "[SERVICE]\n    Flush        1\n    Grace        1\n    Log_Level    info\n",
     );
@@ -83,7 +98,7 @@ pub fn write_config(
     // changes when, not whether, a chunk is retried (Retry_Limit stays the default, 1).
     service.push_str("    scheduler.base 1\n    scheduler.cap  2\n");
     let include = match layout {
-        Layout::Extra => "extra.conf",
+        Layout::Extra | Layout::Yaml => "extra.conf",
         Layout::ConfD70 => "conf.d/*.conf",
     };
     let main = format!(
@@ -94,7 +109,7 @@ pub fn write_config(
         out.push_str(&format!("    {k} {v}\n"));
     }
     match layout {
-        Layout::Extra => write(&dir.join("extra.conf"), &out),
+        Layout::Extra | Layout::Yaml => write(&layout.output_file(dir), &out),
         Layout::ConfD70 => {
             for i in 0..69 {
                 write(
@@ -102,10 +117,37 @@ pub fn write_config(
                     &format!("# conf.d part {i}: nothing but a comment\n"),
                 );
             }
-            write(&dir.join("conf.d/69-cloudwatch.conf"), &out);
+            write(&layout.output_file(dir), &out);
         }
     }
     let path = dir.join("fluent-bit.conf");
+    write(&path, &main);
+    path
+}
+
+/// The same router in Fluent Bit's YAML format: `service`, the dummy input, and the output in
+/// `extra.yaml` by `includes`. Values are single-quoted YAML scalars.
+fn write_yaml(dir: &Path, tag: &str, http_port: Option<u16>, output: &[(String, String)]) -> PathBuf {
+    let q = |v: &str| format!("'{}'", v.replace('\'', "''"));
+    let mut main = String::from("service:\n  flush: 1\n  grace: 1\n  log_level: info\n");
+    if let Some(port) = http_port {
+        main.push_str(&format!(
+            "  http_server: on\n  http_listen: 127.0.0.1\n  http_port: {port}\n"
+        ));
+    }
+    main.push_str("  scheduler.base: 1\n  scheduler.cap: 2\nincludes:\n  - extra.yaml\n");
+    main.push_str(&format!(
+        "pipeline:\n  inputs:\n    - name: dummy\n      tag: {}\n      dummy: {}\n",
+        q(tag),
+        q("{\"log\":\"fbdiff record\",\"source\":\"stdout\"}")
+    ));
+    let mut out = String::from("pipeline:\n  outputs:\n");
+    for (i, (k, v)) in output.iter().enumerate() {
+        let lead = if i == 0 { "    - " } else { "      " };
+        out.push_str(&format!("{lead}{}: {}\n", k.to_ascii_lowercase(), q(v)));
+    }
+    write(&Layout::Yaml.output_file(dir), &out);
+    let path = dir.join("fluent-bit.yaml");
     write(&path, &main);
     path
 }
