@@ -7,6 +7,13 @@
 //! calls, `…:log-group:G:log-stream:S` for stream-level calls); it answers in AWS's dialect,
 //! and it records every request so tests can assert what was (never) sent.
 //!
+//! It is also the account the real Fluent Bit writes to (`tests/fbdiff.rs`): Create* change
+//! its state (a created group or stream exists from then on), events younger than 14 days
+//! are stored, PutRetentionPolicy is authorised and recorded, every answer's status and error
+//! code is kept with its request, and a test can block until an answer matches
+//! ([`Fake::wait_for`]). [`Fake::start_tls`] serves HTTPS (blocking rustls on the same
+//! std threads) for a client that only speaks TLS, as Fluent Bit's `cloudwatch_logs` does.
+//!
 //! The dialect, from the CloudWatch Logs API reference and the service model in
 //! awslabs/aws-sdk-rust (sdk/cloudwatchlogs: error shapes AccessDeniedException,
 //! ResourceNotFoundException, ResourceAlreadyExistsException, ThrottlingException,
@@ -27,11 +34,11 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const REGION: &str = "ap-northeast-1";
 pub const ACCOUNT: &str = "123456789012";
@@ -191,7 +198,14 @@ pub struct Seen {
     pub operation: String,
     pub authorization: String,
     pub security_token: Option<String>,
+    pub user_agent: String,
     pub body: String,
+    /// The answer's HTTP status (0 until answered, and for a hung request).
+    pub status: u16,
+    /// The answer's error code (`AccessDeniedException`, …), None on success.
+    pub error: Option<String>,
+    /// Events this request stored (PutLogEvents with events younger than 14 days).
+    pub stored: usize,
 }
 
 impl Seen {
@@ -208,12 +222,17 @@ struct Shared {
     /// Groups and streams created (must stay empty: no Create* on a missing name).
     created: Mutex<Vec<String>>,
     stopped: AtomicBool,
+    /// Notified (with `seen`) whenever a request is answered.
+    answered: Condvar,
 }
 
 /// A running fake; dropping it stops it.
 pub struct Fake {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    tls: bool,
+    /// The same port on ::1 when it was free (a `localhost` that resolves to ::1 first).
+    v6: Option<SocketAddr>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -229,27 +248,71 @@ impl Fake {
     pub fn start_on(plan: Plan, ip: Ipv4Addr) -> Fake {
         let listener = TcpListener::bind((ip, 0)).expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let shared = Arc::new(Shared {
-            plan: Mutex::new(plan),
-            seen: Mutex::new(Vec::new()),
-            stored: Mutex::new(0),
-            created: Mutex::new(Vec::new()),
-            stopped: AtomicBool::new(false),
-        });
-        let s = Arc::clone(&shared);
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                if s.stopped.load(Ordering::SeqCst) {
-                    return;
-                }
-                let s = Arc::clone(&s);
-                thread::spawn(move || serve(&s, stream));
-            }
-        });
-        Fake { addr, shared }
+        let shared = shared(plan);
+        accept(listener, &shared, None);
+        Fake {
+            addr,
+            shared,
+            tls: false,
+            v6: None,
+        }
     }
+
+    /// HTTPS on 127.0.0.1 (and the same port on ::1 when free) with `tls`'s certificate, which
+    /// must name `localhost` (see `support::testca`).
+    pub fn start_tls(plan: Plan, tls: Arc<rustls::ServerConfig>) -> Fake {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let shared = shared(plan);
+        accept(listener, &shared, Some(Arc::clone(&tls)));
+        let v6 = TcpListener::bind((Ipv6Addr::LOCALHOST, addr.port()))
+            .ok()
+            .map(|l| {
+                let a = l.local_addr().expect("addr");
+                accept(l, &shared, Some(tls));
+                a
+            });
+        Fake {
+            addr,
+            shared,
+            tls: true,
+            v6,
+        }
+    }
+    /// `http://127.0.0.1:PORT`, or with TLS `https://localhost:PORT` (the certificate's name).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.tls {
+            true => format!("https://localhost:{}", self.addr.port()),
+            false => format!("http://{}", self.addr),
+        }
+    }
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+    /// Blocks until `done` holds for the requests seen so far (checked at once, then after
+    /// each answer), or `timeout` passes; returns whether it held.
+    pub fn wait_for(&self, timeout: Duration, mut done: impl FnMut(&[Seen]) -> bool) -> bool {
+        let end = Instant::now() + timeout;
+        let mut seen = lock(&self.shared.seen);
+        loop {
+            if done(&seen) {
+                return true;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            seen = self
+                .shared
+                .answered
+                .wait_timeout(seen, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+    /// Which groups exist now, with their streams (Create* add to them).
+    pub fn groups(&self) -> BTreeMap<String, Vec<String>> {
+        lock(&self.shared.plan).groups.clone()
     }
     pub fn seen(&self) -> Vec<Seen> {
         lock(&self.shared.seen).clone()
@@ -287,14 +350,53 @@ impl Fake {
 impl Drop for Fake {
     fn drop(&mut self) {
         self.shared.stopped.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+        for addr in std::iter::once(self.addr).chain(self.v6) {
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+        }
+        self.shared.answered.notify_all();
     }
 }
 
-fn serve(shared: &Shared, stream: TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(&stream);
-    let Some((headers, body)) = read(&mut reader) else {
+fn shared(plan: Plan) -> Arc<Shared> {
+    Arc::new(Shared {
+        plan: Mutex::new(plan),
+        seen: Mutex::new(Vec::new()),
+        stored: Mutex::new(0),
+        created: Mutex::new(Vec::new()),
+        stopped: AtomicBool::new(false),
+        answered: Condvar::new(),
+    })
+}
+
+/// One thread accepts; one thread per connection serves one request (plain or TLS).
+fn accept(listener: TcpListener, shared: &Arc<Shared>, tls: Option<Arc<rustls::ServerConfig>>) {
+    let s = Arc::clone(shared);
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            if s.stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            let s = Arc::clone(&s);
+            let tls = tls.clone();
+            thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+                match tls.and_then(|c| rustls::ServerConnection::new(c).ok()) {
+                    Some(conn) => {
+                        let mut tls = rustls::StreamOwned::new(conn, stream);
+                        serve(&s, &mut tls);
+                        tls.conn.send_close_notify();
+                        let _ = tls.flush();
+                    }
+                    None => serve(&s, &mut &stream),
+                }
+            });
+        }
+    });
+}
+
+fn serve<S: Read + Write>(shared: &Shared, stream: &mut S) {
+    let Some((headers, body)) = read(&mut BufReader::new(&mut *stream)) else {
         return;
     };
     let target = headers.get("x-amz-target").cloned();
@@ -303,12 +405,20 @@ fn serve(shared: &Shared, stream: TcpStream) {
         Some(t) => t.rsplit('.').next().unwrap_or("").to_string(),
         None => form(&body_text).get("Action").cloned().unwrap_or_default(),
     };
-    lock(&shared.seen).push(Seen {
-        operation: operation.clone(),
-        authorization: headers.get("authorization").cloned().unwrap_or_default(),
-        security_token: headers.get("x-amz-security-token").cloned(),
-        body: body_text.clone(),
-    });
+    let index = {
+        let mut seen = lock(&shared.seen);
+        seen.push(Seen {
+            operation: operation.clone(),
+            authorization: headers.get("authorization").cloned().unwrap_or_default(),
+            security_token: headers.get("x-amz-security-token").cloned(),
+            user_agent: headers.get("user-agent").cloned().unwrap_or_default(),
+            body: body_text.clone(),
+            status: 0,
+            error: None,
+            stored: 0,
+        });
+        seen.len() - 1
+    };
     let plan = lock(&shared.plan).clone();
     let fault = plan
         .faults
@@ -333,10 +443,19 @@ fn serve(shared: &Shared, stream: TcpStream) {
             (status, content_type.replace('|', " "), body)
         }
         None if target.is_none() => simulate(&plan, &body_text),
-        None => logs(shared, &plan, &operation, &body_text),
+        None => logs(shared, &plan, &operation, &body_text, index),
     };
-    write(&stream, reply);
+    let (status, content_type) = (reply.0, reply.1.clone());
+    write(stream, reply);
+    let mut seen = lock(&shared.seen);
+    if let Some(s) = seen.get_mut(index) {
+        s.status = status;
+        s.error = content_type.split_once('|').map(|(_, e)| e.to_string());
+    }
+    drop(seen);
+    shared.answered.notify_all();
 }
+
 
 type Reply = (u16, String, Vec<u8>);
 
@@ -379,7 +498,7 @@ fn denied(plan: &Plan, action: &str, resource: &str, explicit: bool) -> Reply {
     error(400, "AccessDeniedException", &message)
 }
 
-fn logs(shared: &Shared, plan: &Plan, op: &str, body: &str) -> Reply {
+fn logs(shared: &Shared, plan: &Plan, op: &str, body: &str, index: usize) -> Reply {
     let req: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let group = req["logGroupName"].as_str().unwrap_or("").to_string();
     let stream = req["logStreamName"].as_str().unwrap_or("").to_string();
@@ -429,7 +548,7 @@ fn logs(shared: &Shared, plan: &Plan, op: &str, body: &str) -> Reply {
                     "The specified log stream does not exist.",
                 );
             }
-            put(shared, &req)
+            put(shared, &req, index)
         }
         "CreateLogStream" => {
             let Some(streams) = streams else {
@@ -443,6 +562,7 @@ fn logs(shared: &Shared, plan: &Plan, op: &str, body: &str) -> Reply {
                 );
             }
             lock(&shared.created).push(format!("stream {group}:{stream}"));
+            create(shared, &group, Some(&stream));
             ok(json!({}))
         }
         "CreateLogGroup" => {
@@ -454,13 +574,27 @@ fn logs(shared: &Shared, plan: &Plan, op: &str, body: &str) -> Reply {
                 );
             }
             lock(&shared.created).push(format!("group {group}"));
+            create(shared, &group, None);
             ok(json!({}))
         }
+        "PutRetentionPolicy" => match streams {
+            Some(_) => ok(json!({})),
+            None => no_group(),
+        },
         _ => error(400, "UnknownOperationException", ""),
     }
 }
 
-fn put(shared: &Shared, req: &Value) -> Reply {
+/// The account changes: a created group (or stream) exists from now on.
+fn create(shared: &Shared, group: &str, stream: Option<&str>) {
+    let mut plan = lock(&shared.plan);
+    let streams = plan.groups.entry(group.to_string()).or_default();
+    if let Some(s) = stream {
+        streams.push(s.to_string());
+    }
+}
+
+fn put(shared: &Shared, req: &Value, index: usize) -> Reply {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -476,9 +610,13 @@ fn put(shared: &Shared, req: &Value) -> Reply {
         })
         .map(|(i, _)| i)
         .collect();
-    *lock(&shared.stored) += events.len() - old.len();
+    let stored = events.len() - old.len();
+    *lock(&shared.stored) += stored;
     let mut body =
         json!({"nextSequenceToken": "49039859613988223640138291739842364817698543223847364"});
+    if let Some(s) = lock(&shared.seen).get_mut(index) {
+        s.stored = stored;
+    }
     if let Some(last) = old.last() {
         body["rejectedLogEventsInfo"] = json!({"tooOldLogEventEndIndex": last + 1});
     }
@@ -562,7 +700,7 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn read(reader: &mut BufReader<&TcpStream>) -> Option<(BTreeMap<String, String>, Vec<u8>)> {
+fn read<R: Read>(reader: &mut BufReader<R>) -> Option<(BTreeMap<String, String>, Vec<u8>)> {
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let mut headers = BTreeMap::new();
@@ -585,7 +723,7 @@ fn read(reader: &mut BufReader<&TcpStream>) -> Option<(BTreeMap<String, String>,
     Some((headers, body))
 }
 
-fn write(mut stream: &TcpStream, (status, content_type, body): Reply) {
+fn write<S: Write>(stream: &mut S, (status, content_type, body): Reply) {
     let (content_type, error_type) = match content_type.split_once('|') {
         Some((c, e)) => (c.to_string(), Some(e.to_string())),
         None => (content_type, None),

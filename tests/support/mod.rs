@@ -6,15 +6,20 @@
 //! `fake_peer` process and wait for its `listening on` line) and [`skip`] (a visible
 //! SKIP line that `cargo test` does not capture).
 //!
-//! Submodules: [`peer`] (in-process loopback fakes), [`moto`] (the moto STS/IAM
-//! server from the venv), [`netns`] (network namespaces holding the real link-local
-//! endpoint addresses).
+//! Submodules: [`peer`] (in-process loopback fakes), [`logs`] (the CloudWatch Logs / IAM
+//! fake, plain or TLS), [`testca`] (a CA made by the test), [`fluentbit`] (the real Fluent
+//! Bit as a router), [`go_cloudwatch`] (the Go `cloudwatch` plugin's calls, emulated),
+//! [`moto`] (the moto STS/IAM server from the venv), [`netns`] (network namespaces holding
+//! the real link-local endpoint addresses).
 #![allow(dead_code, unused_imports)]
 
+pub mod fluentbit;
+pub mod go_cloudwatch;
 pub mod logs;
 pub mod moto;
 pub mod netns;
 pub mod peer;
+pub mod testca;
 #[cfg(test)]
 mod selftest;
 

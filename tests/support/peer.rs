@@ -1813,7 +1813,7 @@ pub fn http_request_timeout(
     read_response(&mut BufReader::new(&stream))
 }
 
-fn read_response(reader: &mut impl BufRead) -> io::Result<HttpResponse> {
+pub fn read_response(reader: &mut impl BufRead) -> io::Result<HttpResponse> {
     let status_line = read_line(reader)?;
     let status = status_line
         .split_whitespace()
