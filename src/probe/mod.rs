@@ -752,7 +752,10 @@ fn output(
         .filter(|p| p.verdict != Verdict::NotNeeded)
         .collect();
     let mut delivery = verdict::delivery(&needed);
-    let mut evidence = Basis::Probe;
+    let mut evidence = match needed.iter().any(|p| p.basis == Basis::Simulator) {
+        true => Basis::Simulator,
+        false => Basis::Probe,
+    };
     let mut why = None;
     if let Some(cannot) = cannot_work(t, existence) {
         delivery = Delivery::Blocked;
