@@ -36,7 +36,7 @@ plot \
   5 with lines lc rgb "#d62728" lw 1 notitle, 0.5 with lines lc rgb "#d62728" lw 1 dt 3 notitle, \
   50 with lines lc rgb "#1f77b4" lw 1 notitle, 5.02 with lines lc rgb "#1f77b4" lw 1 dt 3 notitle, \
   800 with lines lc rgb "#2ca02c" lw 1 notitle, 80 with lines lc rgb "#2ca02c" lw 1 dt 3 notitle
-set title "credcheck health with the router's counters (HTTP_Server On)"
+set title "credcheck health with the router's counters (its HTTP server on)"
 plot \
   "bench/fleet.dat" using 1:9 with linespoints ls 2 title "CreateLogStream", \
   "bench/fleet.dat" using 1:10 with linespoints ls 3 title "PutLogEvents (Describe: none)", \
