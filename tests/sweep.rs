@@ -1354,6 +1354,7 @@ fn hostile_regions_by_every_region_source_reach_no_host() {
         (out, cmd)
     };
     let sources = region_sources();
+    // (`us-east-1:443` in an ARN shifts its fields: no longer a logs ARN, nothing is probed.)
     let (mut runs, mut worst) = (0, Duration::ZERO);
     for source in &sources {
         for region in HOSTILE_REGIONS {
@@ -1362,8 +1363,8 @@ fn hostile_regions_by_every_region_source_reach_no_host() {
             let health = out.stdout.starts_with("healthy") || out.stdout.starts_with("unhealthy");
             assert_promise(&what, &out, "text", health);
             assert!(
-                out.stdout.contains("region"),
-                "{what}: the refusal must name the region\n{}",
+                out.code == 0 || out.combined().contains("region"),
+                "{what}: a refusal must name the region\n{}",
                 brief(&out)
             );
             let seen = attempts();
