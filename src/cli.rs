@@ -73,7 +73,7 @@ pub struct HealthArgs {
     #[arg(long, value_name = "DURATION", value_parser = crate::verdict_cache::parse_every, default_value = "10m")]
     pub probe_every: Duration,
 
-    /// Where the logs verdict is kept (default: $XDG_RUNTIME_DIR/credcheck, else /tmp/credcheck).
+    /// Where the logs verdict is kept (default: $XDG_RUNTIME_DIR/credcheck, else /tmp/credcheck-<uid>).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<std::path::PathBuf>,
 }

@@ -472,3 +472,41 @@ fn the_default_state_dir_is_per_user() {
         "{meta:?}"
     );
 }
+
+/// A registered secret expanded into a name through `${VAR}` (issue 21): the state file holds
+/// the names as credcheck would print them, scrubbed, never the secret.
+#[test]
+fn a_secret_expanded_into_a_name_never_reaches_the_state_file() {
+    const TOKEN: &str = "Zk8pLm3Qw7Rt5Vx9Nb2Cd4Fg6Hj";
+    let rig = Rig::new();
+    let logs = Fake::start(allowed(COVERING));
+    let config = rig.state.path().join("fluent-bit.conf");
+    std::fs::write(
+        &config,
+        "[OUTPUT]\n Name cloudwatch_logs\n region ap-northeast-1\n log_group_name /ecs/${AWS_SESSION_TOKEN}\n log_stream_name s-${AWS_SESSION_TOKEN}\n",
+    )
+    .unwrap();
+    let dir = rig.dir();
+    let mut cmd = rig.with_env(support::cmd(), &logs);
+    cmd.env("AWS_SESSION_TOKEN", TOKEN).args([
+        "health",
+        "--fluent-bit-config",
+        config.to_str().unwrap(),
+        "--state-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let out = cmd.run();
+    assert!([0, 1].contains(&out.code), "{out}");
+    let text = std::fs::read_to_string(rig.state_file()).unwrap();
+    assert!(text.contains("/ecs/"), "the names are stored: {text}");
+    for window in TOKEN.as_bytes().windows(8) {
+        let window = std::str::from_utf8(window).unwrap();
+        assert!(
+            !text.contains(window),
+            "{window:?} in the state file: {text}"
+        );
+    }
+    // And the scrubbed key still finds its entry: the second run reuses it.
+    let second = cmd.run();
+    assert!(second.stdout.contains("logs verdict from "), "{second}");
+}

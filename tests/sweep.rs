@@ -381,6 +381,87 @@ fn probe_channels() -> Vec<(&'static str, Apply)> {
             let env = [b"env:\n  G: ", v, b"\n"].concat();
             fluent_bit_yaml(s, &env, b"log_group_name: ${G}", b"")
         }),
+        // Issue 21: the rest of a Fluent Bit output's keys, in both formats; a foreign key of
+        // another output; lines that do not parse; a doubling @SET chain; endpoint URLs
+        // whose password is the injection.
+        ("fluent-bit auto_create_group", |s, v| {
+            fluent_bit(s, b"", b"auto_create_group ", v)
+        }),
+        ("fluent-bit log_retention_days", |s, v| {
+            fluent_bit(s, b"", b"log_retention_days ", v)
+        }),
+        ("fluent-bit log_stream_prefix", |s, v| {
+            fluent_bit(s, b"", b"log_stream_prefix ", v)
+        }),
+        ("fluent-bit Name", |s, v| fluent_bit(s, b"", b"Name ", v)),
+        ("fluent-bit key name", |s, v| fluent_bit(s, b"", v, b" 1")),
+        ("fluent-bit other output's http_passwd", |s, v| {
+            let other = [b"[OUTPUT]\n    Name http\n    http_passwd ", v, b"\n"].concat();
+            fluent_bit(s, &other, b"Match *", b"")
+        }),
+        ("fluent-bit @SET doubling chain", |s, v| {
+            let mut chain = [b"@SET v0=", v, b"\n"].concat();
+            for i in 1..30 {
+                chain.extend(format!("@SET v{i}=${{v{}}}${{v{}}}\n", i - 1, i - 1).into_bytes());
+            }
+            fluent_bit(s, &chain, b"log_group_name ${v29}", b"")
+        }),
+        ("fluent-bit yaml region", |s, v| {
+            fluent_bit_yaml(s, b"", b"region: ", v)
+        }),
+        ("fluent-bit yaml log_stream_name", |s, v| {
+            fluent_bit_yaml(s, b"", b"log_stream_name: ", v)
+        }),
+        ("fluent-bit yaml endpoint", |s, v| {
+            fluent_bit_yaml(s, b"", b"endpoint: http://127.0.0.1:9/", v)
+        }),
+        ("fluent-bit yaml auto_create_group", |s, v| {
+            fluent_bit_yaml(s, b"", b"auto_create_group: ", v)
+        }),
+        ("fluent-bit yaml key name", |s, v| {
+            fluent_bit_yaml(s, b"", v, b": 1")
+        }),
+        ("fluent-bit yaml unterminated quote", |s, v| {
+            fluent_bit_yaml(s, b"", b"splunk_token: '", v)
+        }),
+        ("fluent-bit yaml anchor value", |s, v| {
+            fluent_bit_yaml(s, b"", b"http_passwd: &pw ", v)
+        }),
+        ("fluent-bit yaml line that is not key: value", |s, v| {
+            fluent_bit_yaml(s, b"", v, b"")
+        }),
+        ("fluent-bit yaml includes", |s, v| {
+            let head = [b"includes:\n  - ", v, b"\n"].concat();
+            fluent_bit_yaml(s, &head, b"match: '*'", b"")
+        }),
+        ("fluent-bit endpoint password", |s, v| {
+            fluent_bit(
+                s,
+                b"",
+                b"endpoint http://user:",
+                &[v, b"@127.0.0.1:9/"].concat(),
+            )
+        }),
+        ("env AWS_ENDPOINT_URL_CLOUDWATCH_LOGS password", |s, v| {
+            probe_logs_to(s, support::logs::Plan::default());
+            s.peer_env
+                .retain(|(k, _)| k != "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS");
+            s.env_bytes(
+                "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+                &[b"http://user:", v, b"@127.0.0.1:9/"].concat(),
+            );
+        }),
+        ("env AWS_ENDPOINT_URL_STS password", |s, v| {
+            s.peer_env.retain(|(k, _)| k != "AWS_ENDPOINT_URL_STS");
+            s.env_bytes(
+                "AWS_ENDPOINT_URL_STS",
+                &[b"http://user:", v, b"@127.0.0.1:9/"].concat(),
+            );
+        }),
+        ("profile endpoint_url password", |s, v| {
+            let url = [b"http://user:", v, b"@127.0.0.1:9/"].concat();
+            profile_value(s, "endpoint_url", &url);
+        }),
         ("arg --can", |s, v| {
             let mut arg = b"logs:PutLogEvents=".to_vec();
             arg.extend_from_slice(v);
@@ -696,19 +777,44 @@ fn run_setup(mut s: Setup) -> Output {
     s.cmd.env("XDG_RUNTIME_DIR", &state);
     s.cmd.allow_secrets();
     let mut out = s.cmd.run();
-    // The health check's state files (issue 16) are an output too: the promise is checked on
-    // them with stderr (they are JSON, so escaped, and must never hold a secret).
-    for entry in std::fs::read_dir(state.join("credcheck"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        STATE_FILES.fetch_add(1, Ordering::Relaxed);
-        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-        out.stderr.push_str(&format!(
-            "\n--- state file {}\n{text}",
-            entry.path().display()
-        ));
+    // Everything credcheck wrote to disk (issue 21: nothing on disk may hold what it would not
+    // print): every file in HOME that the set-up did not write, the health check's state
+    // files among them, is checked with stderr (so the canary assertions cover it).
+    let ours: Vec<PathBuf> = s
+        .files
+        .iter()
+        .map(|(rel, _)| s.cmd.home_path(rel))
+        .collect();
+    for path in files_under(s.cmd.home()) {
+        if ours.contains(&path) {
+            continue;
+        }
+        if path.starts_with(state.join("credcheck")) {
+            STATE_FILES.fetch_add(1, Ordering::Relaxed);
+        }
+        WRITTEN_FILES.fetch_add(1, Ordering::Relaxed);
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned();
+        out.stderr
+            .push_str(&format!("\n--- file written {}\n{text}", path.display()));
+    }
+    out
+}
+
+/// Files credcheck wrote (`run_setup`).
+static WRITTEN_FILES: AtomicUsize = AtomicUsize::new(0);
+
+/// Every regular file under `dir` (links are not followed).
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => todo.push(entry.path()),
+                Ok(t) if t.is_file() => out.push(entry.path()),
+                _ => {}
+            }
+        }
     }
     out
 }
@@ -841,12 +947,13 @@ fn hostile_sweep_channels_by_injections() {
         "no health state file was written, so none was checked"
     );
     say!(
-        "hostile sweep: {} channels × {} injections × {} formats × {} log levels = {total} runs, {} passed, {state_files} health state files checked; slowest {slowest:?} {which} (deadline {DEADLINE:?})",
+        "hostile sweep: {} channels × {} injections × {} formats × {} log levels = {total} runs, {} passed, {state_files} health state files and {} files written in all checked; slowest {slowest:?} {which} (deadline {DEADLINE:?})",
         channels.len(),
         INJECTIONS.len(),
         FORMATS.len(),
         LOG_LEVELS.len(),
-        runs.load(Ordering::Relaxed)
+        runs.load(Ordering::Relaxed),
+        WRITTEN_FILES.load(Ordering::Relaxed)
     );
 }
 
@@ -1079,4 +1186,241 @@ fn silent_resolver_cannot_outlive_the_deadline() {
         }
     }
     drop(resolv);
+}
+
+/// Region strings that would move a host built from them: a name of their own, a path, a
+/// user-info `@`, a port, a query, an IP literal. None is one DNS label.
+const HOSTILE_REGIONS: [&str; 9] = [
+    "us-east-1.evil.example#",
+    "us-east-1.evil.example",
+    "us-east-1/",
+    "x@127.0.0.9#",
+    "us-east-1@127.0.0.1#",
+    "127.0.0.9",
+    "us-east-1:443",
+    "us-east-1?x=",
+    "us-east-1\\@127.0.0.9#",
+];
+
+/// Records every attempt to reach a host inside the namespace: DNS queries to 127.0.0.1:53
+/// (the namespace's only resolver) and TCP connections to port 443 on 127.0.0.1 and
+/// 127.0.0.9, one line each in the file named by its argument.
+const TRAP_PY: &str = r#"
+import socket, sys, threading
+log = open(sys.argv[1], "a", buffering=1)
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind(("127.0.0.1", 53))
+tcps = []
+for addr in ("127.0.0.1", "127.0.0.9"):
+    t = socket.socket()
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind((addr, 443))
+    t.listen(64)
+    tcps.append(t)
+def dns():
+    while True:
+        data, _ = udp.recvfrom(4096)
+        log.write("dns %r\n" % data[12:96])
+def tcp(t):
+    while True:
+        c, _ = t.accept()
+        log.write("tcp %s:%d\n" % t.getsockname())
+        c.close()
+threading.Thread(target=dns, daemon=True).start()
+for t in tcps:
+    threading.Thread(target=tcp, args=(t,), daemon=True).start()
+print("listening on 127.0.0.1:53", flush=True)
+threading.Event().wait()
+"#;
+
+/// One Region source: how it carries `region` into a run (args, env, files in HOME).
+type RegionSource = fn(&mut TestCmd, &str, &Path);
+
+fn region_sources() -> Vec<(&'static str, RegionSource)> {
+    fn fluent(cmd: &mut TestCmd, name: &str, text: String) {
+        cmd.home_file(name, text);
+        let path = cmd.home_path(name);
+        cmd.arg("--fluent-bit-config").arg(path);
+    }
+    const OUT: &str = "[OUTPUT]\n Name cloudwatch_logs\n log_group_name g\n log_stream_name s\n";
+    const YAML: &str = "pipeline:\n  outputs:\n    - name: cloudwatch_logs\n      log_group_name: g\n      log_stream_name: s\n";
+    vec![
+        ("env AWS_REGION", |c, r, _| {
+            c.env("AWS_REGION", r).args(["--logs-to", "g:s"]);
+        }),
+        ("env AWS_DEFAULT_REGION", |c, r, _| {
+            c.env_remove("AWS_REGION")
+                .env("AWS_DEFAULT_REGION", r)
+                .args(["--logs-to", "g:s"]);
+        }),
+        ("profile region", |c, r, _| {
+            c.env_remove("AWS_REGION")
+                .home_file(".aws/config", format!("[default]\nregion = {r}\n"))
+                .args(["--logs-to", "g:s"]);
+        }),
+        ("--logs-region", |c, r, _| {
+            c.args(["--logs-to", "g:s", "--logs-region", r]);
+        }),
+        ("--can ARN", |c, r, _| {
+            c.arg("--can").arg(format!(
+                "logs:PutLogEvents=arn:aws:logs:{r}:123456789012:log-group:g:log-stream:s"
+            ));
+        }),
+        ("health --can ARN", |c, r, _| {
+            c.arg("health").arg("--can").arg(format!(
+                "logs:DescribeLogStreams=arn:aws:logs:{r}:123456789012:log-group:g:log-stream:"
+            ));
+        }),
+        ("fluent-bit region", |c, r, _| {
+            fluent(c, "fb.conf", format!("{OUT} region {r}\n"));
+        }),
+        ("fluent-bit region ${VAR}", |c, r, _| {
+            c.env("FB_REGION", r);
+            fluent(c, "fb.conf", format!("{OUT} region ${{FB_REGION}}\n"));
+        }),
+        ("fluent-bit region @SET", |c, r, _| {
+            fluent(c, "fb.conf", format!("@SET R={r}\n{OUT} region ${{R}}\n"));
+        }),
+        ("health fluent-bit region", |c, r, _| {
+            c.arg("health");
+            fluent(c, "fb.conf", format!("{OUT} region {r}\n"));
+        }),
+        ("fluent-bit yaml region", |c, r, _| {
+            fluent(c, "fb.yaml", format!("{YAML}      region: \"{r}\"\n"));
+        }),
+        ("fluent-bit yaml env region", |c, r, _| {
+            fluent(
+                c,
+                "fb.yaml",
+                format!("env:\n  R: \"{r}\"\n{YAML}      region: ${{R}}\n"),
+            );
+        }),
+        ("FireLens log options", |c, _, _| {
+            c.arg("--firelens");
+        }),
+    ]
+}
+
+/// Hostile Region strings × every Region source, inside a network namespace this test
+/// creates (so nothing can leave the machine), with a trap recording every DNS query and
+/// every connection to port 443 in it. The promise: no attempt is made to reach a host that
+/// did not come from a validated region or an explicit endpoint. A control run with a real
+/// region proves the trap records (its DNS query for logs.eu-west-1.amazonaws.com).
+#[test]
+fn hostile_regions_by_every_region_source_reach_no_host() {
+    let Some(ns) = Netns::create_with("ccreg", &[]) else {
+        return support::skip(&support::current_test(), "needs root and ip");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("attempts");
+    std::fs::write(&log, "").unwrap();
+    let mut trap = ns.command("/usr/bin/python3");
+    trap.args(["-c", TRAP_PY]).arg(&log).env_clear();
+    let _trap = support::spawn_listening(trap, Duration::from_secs(10));
+    let resolv = ns.resolv_conf("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
+    let attempts = || std::fs::read_to_string(&log).unwrap_or_default();
+    let run = |source: &(&str, RegionSource), region: &str| {
+        let task = serde_json::json!({"Cluster": "c", "Containers": [{"Name": "app", "LogDriver": "awsfirelens",
+            "LogOptions": {"Name": "cloudwatch_logs", "region": region, "log_group_name": "g", "log_stream_name": "s"}}]});
+        let task_file = dir.path().join("task.json");
+        std::fs::write(&task_file, task.to_string()).unwrap();
+        let peer = ns.spawn_peer(&[
+            "--bind",
+            "127.0.0.1:0",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/task",
+            "--task-metadata-prefix",
+            "/v4/meta",
+            "--task-metadata-file",
+            task_file.to_str().unwrap(),
+        ]);
+        let mut cmd = support::cmd();
+        let run_dir = cmd.home_path("run");
+        cmd.env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}{}", peer.url(), peer::ECS_PATH),
+        )
+        .env(
+            "ECS_CONTAINER_METADATA_URI_V4",
+            format!("{}/v4/meta", peer.url()),
+        )
+        .env("CREDCHECK_DEADLINE", DEADLINE_ARG)
+        .env("XDG_RUNTIME_DIR", run_dir)
+        // The account comes from the RoleArn; health never asks STS without --sts.
+        .env("CREDCHECK_NO_STS", "true")
+        .in_netns(&ns);
+        (source.1)(&mut cmd, region, dir.path());
+        let out = cmd.run();
+        (out, cmd)
+    };
+    let sources = region_sources();
+    // (`us-east-1:443` in an ARN shifts its fields: no longer a logs ARN, nothing is probed.)
+    let (mut runs, mut worst) = (0, Duration::ZERO);
+    for source in &sources {
+        for region in HOSTILE_REGIONS {
+            let (out, _cmd) = run(source, region);
+            let what = format!("[{} = {region:?}]", source.0);
+            let health = out.stdout.starts_with("healthy") || out.stdout.starts_with("unhealthy");
+            assert_promise(&what, &out, "text", health);
+            assert!(
+                out.code == 0 || out.combined().contains("region"),
+                "{what}: a refusal must name the region\n{}",
+                brief(&out)
+            );
+            let seen = attempts();
+            assert!(
+                seen.is_empty(),
+                "{what}: reached for a host:\n{seen}\n{}",
+                brief(&out)
+            );
+            worst = worst.max(out.elapsed);
+            runs += 1;
+        }
+    }
+    // The control: a valid region (no explicit endpoint) is looked up, and the trap sees it.
+    let (out, _cmd) = run(&sources[0], "eu-west-1");
+    let seen = attempts();
+    assert!(
+        seen.contains("logs") && seen.contains("eu-west-1"),
+        "the trap recorded nothing for a valid region, so its silence proves nothing\n{seen}\n{}",
+        brief(&out)
+    );
+    drop(resolv);
+    say!(
+        "hostile regions: {} sources × {} regions = {runs} runs in a netns, 0 attempts to reach a host; control run recorded {} attempt(s); slowest {worst:?}",
+        sources.len(),
+        HOSTILE_REGIONS.len(),
+        seen.lines().count()
+    );
+}
+
+/// `/dev/null` in every file variable is an empty file, as the SDKs read it (issue 21): never
+/// refused as a device; what follows is what an empty file gives.
+#[test]
+fn dev_null_in_every_file_variable_is_an_empty_file() {
+    for var in [
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "AWS_CA_BUNDLE",
+    ] {
+        let mut cmd = support::cmd();
+        cmd.env("CREDCHECK_DEADLINE", DEADLINE_ARG)
+            .env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/irsa")
+            .env(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "http://127.0.0.1:9/v1/credentials",
+            )
+            .env("AWS_ENDPOINT_URL_STS", "https://127.0.0.1:9/")
+            .env(var, "/dev/null");
+        let out = cmd.run();
+        let what = format!("[{var} = /dev/null]");
+        assert_promise(&what, &out, "text", false);
+        assert!(
+            !out.stdout.contains("character device"),
+            "{what}: /dev/null is an empty file, not a device\n{}",
+            brief(&out)
+        );
+    }
 }

@@ -587,20 +587,18 @@ async fn probe_site(
     f: &mut Findings,
 ) {
     let place = &site.place;
-    let region = Region::parse(
-        &place.region,
-        &format!("the region of log group {}", place.group),
-    );
-    let endpoint = match region.and_then(|r| {
-        aws::logs_endpoint(ctx.env, &r, place.endpoint.as_deref())
-            .map_err(|why| Error::config("logs-endpoint", why, ""))
-    }) {
+    // Sources validate their regions; this is the backstop where the host is built.
+    let source = format!("the region of log group {}", place.group);
+    let region = match Region::parse(&place.region, &source) {
+        Ok(r) => r,
+        Err(e) => return f.error(e),
+    };
+    let endpoint = match aws::logs_endpoint(ctx.env, &region, place.endpoint.as_deref()) {
         Ok(e) => e,
-        Err(e) if e.code == "invalid-region" => return f.error(e),
-        Err(e) => {
+        Err(why) => {
             f.error(Error::config(
                 "logs-endpoint",
-                e.message,
+                why,
                 "fix the plugin's endpoint, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS or AWS_ENDPOINT_URL",
             ));
             return;
