@@ -67,6 +67,10 @@ struct Case {
     groups: Vec<(&'static str, Vec<String>)>,
     /// `AWS_REGION` absent from both environments.
     unset_region: bool,
+    /// More variables for both environments (a `${VAR}` in the config).
+    env: Vec<(&'static str, String)>,
+    /// C plugin: `endpoint https://localhost` (the plugin strips `https://`).
+    https_endpoint: bool,
     layout: Layout,
     accepted: bool,
     before: &'static [&'static str],
@@ -112,6 +116,8 @@ impl Case {
             policy: vec![allow(&SEED, &[&on_group(G)])],
             groups: vec![(G, vec![S.into()])],
             unset_region: false,
+            env: Vec::new(),
+            https_endpoint: false,
             layout: Layout::Extra,
             accepted: true,
             before: DELIVERABLE,
@@ -190,7 +196,11 @@ fn cases() -> Vec<Case> {
             .refused(BLOCKED, BLOCKED),
         Case::seed("11 G missing, auto_create_group true, CreateLogGroup not allowed")
             .policy(vec![allow(
-                &["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                &[
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                ],
                 &[&g_all],
             )])
             .groups(no_group())
@@ -223,20 +233,30 @@ fn cases() -> Vec<Case> {
         Case::seed("18 policy names another Region")
             .policy(vec![allow(
                 &SEED,
-                &[&format!("arn:aws:logs:us-west-2:123456789012:log-group:{G}:*")],
+                &[&format!(
+                    "arn:aws:logs:us-west-2:123456789012:log-group:{G}:*"
+                )],
             )])
             .refused(BLOCKED, BLOCKED),
         Case::seed("19 Go: G+S exist, no DescribeLogStreams")
             .go()
             .policy(vec![allow(
-                &["logs:CreateLogStream", "logs:CreateLogGroup", "logs:PutLogEvents"],
+                &[
+                    "logs:CreateLogStream",
+                    "logs:CreateLogGroup",
+                    "logs:PutLogEvents",
+                ],
                 &[&g_all],
             )])
             .refused(BLOCKED, BLOCKED),
         Case::seed("20 Go: auto_create_group true, G exists, no CreateLogGroup")
             .go()
             .policy(vec![allow(
-                &["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                &[
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                ],
                 &[&g_all],
             )])
             .refused(BLOCKED, BLOCKED),
@@ -261,6 +281,40 @@ fn cases() -> Vec<Case> {
                 .policy(vec![allow(&put_create, &[&g_all])])
                 .groups(g_only())
                 .before(UNVERIFIED)
+        },
+        // cloudwatch_api.c 1931-1938: retention after the group's creation; its failure fails
+        // the flush, the retry finds the group and delivers (retention never set).
+        Case::seed("26 G missing, log_retention_days 7, PutRetentionPolicy not allowed")
+            .set("log_retention_days", "7")
+            .groups(no_group())
+            .before(UNVERIFIED),
+        // cloudwatch.go 608-638: the Go plugin sets retention on an existing group too. No
+        // harmless form of PutRetentionPolicy exists, so credcheck may only say unverified.
+        Case::seed("27 Go: log_retention_days 7, G+S exist, PutRetentionPolicy not allowed")
+            .go()
+            .set("log_retention_days", "7")
+            .refused(&["blocked", "unverified"], &["blocked", "unverified"]),
+        Case::seed("28 log_stream_template $TAG (the FireLens tag), fallback S absent")
+            .set("log_stream_template", "$TAG")
+            .groups(vec![(G, vec![TAG.into()])]),
+        Case::seed("29 Go: log_stream_prefix + FireLens tag, stream exists")
+            .go()
+            .unset("log_stream_name")
+            .set("log_stream_prefix", PREFIX)
+            .groups(vec![(G, vec![format!("{PREFIX}{TAG}")])]),
+        Case::seed("30 Go: auto_create_group false, G missing")
+            .go()
+            .set("auto_create_group", "false")
+            .groups(no_group())
+            .refused(BLOCKED, BLOCKED),
+        Case {
+            env: vec![("LOG_GROUP", G.into())],
+            ..Case::seed("31 log_group_name ${LOG_GROUP} from the environment")
+                .set("log_group_name", "${LOG_GROUP}")
+        },
+        Case {
+            https_endpoint: true,
+            ..Case::seed("32 endpoint https://localhost (scheme stripped) and port")
         },
     ]
 }
@@ -392,7 +446,12 @@ fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, decoy: &Fake, ca: &TestCa)
     match case.plugin {
         // cloudwatch_logs.c 170-174 and 355: `endpoint` is a host name, `port` replaces 443.
         Plugin::C => {
-            push("endpoint", "localhost".into());
+            let host = if case.https_endpoint {
+                "https://localhost"
+            } else {
+                "localhost"
+            };
+            push("endpoint", host.into());
             push("port", logs.port().to_string());
             push("tls.ca_file", ca.ca_file().display().to_string());
         }
@@ -413,7 +472,10 @@ fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, decoy: &Fake, ca: &TestCa)
             "ECS_CONTAINER_METADATA_URI_V4".to_string(),
             peer.task_metadata_uri(),
         ),
-        ("AWS_CA_BUNDLE".to_string(), ca.ca_file().display().to_string()),
+        (
+            "AWS_CA_BUNDLE".to_string(),
+            ca.ca_file().display().to_string(),
+        ),
         // Where credcheck would go if it ignored the output's own `endpoint`/`port`: a decoy
         // on loopback (never an outside name), which must see nothing.
         ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS".to_string(), decoy.url()),
@@ -422,6 +484,7 @@ fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, decoy: &Fake, ca: &TestCa)
     if !case.unset_region {
         env.push(("AWS_REGION".to_string(), fake::REGION.to_string()));
     }
+    env.extend(case.env.iter().map(|(k, v)| (k.to_string(), v.clone())));
     Setup {
         dir,
         main,
@@ -548,7 +611,12 @@ fn changes(logs: &Fake, from: usize, who: &str) -> Vec<String> {
                 || s.operation.contains("Tag")
                 || (s.operation.starts_with("Create") && s.status == 200)
         })
-        .map(|s| format!("{who} changed the account: {} → {} (stored {})", s.operation, s.status, s.stored))
+        .map(|s| {
+            format!(
+                "{who} changed the account: {} → {} (stored {})",
+                s.operation, s.status, s.stored
+            )
+        })
         .collect()
 }
 
@@ -566,7 +634,10 @@ fn emulate(setup: &Setup, creds: &peer::Peer, logs: &Fake, ca: &TestCa, mark: us
             "{why}; the fake stored {stored} event(s) [{}]",
             plugin.log.join(", ")
         )),
-        Ok(why) => Outcome::Refused(format!("{why} but nothing stored [{}]", plugin.log.join(", "))),
+        Ok(why) => Outcome::Refused(format!(
+            "{why} but nothing stored [{}]",
+            plugin.log.join(", ")
+        )),
         Err(e) => Outcome::Refused(format!("{e} [{}]", plugin.log.join(", "))),
     }
 }
@@ -584,7 +655,11 @@ fn judge(case: &Case, row: &Row) -> Vec<String> {
     if accepted != case.accepted {
         p.push(format!(
             "the router {} but the case expects it to be {}",
-            if accepted { "was accepted" } else { "was refused" },
+            if accepted {
+                "was accepted"
+            } else {
+                "was refused"
+            },
             if case.accepted { "accepted" } else { "refused" }
         ));
     }
@@ -594,24 +669,43 @@ fn judge(case: &Case, row: &Row) -> Vec<String> {
             p.push(format!("{when}: blocked, but Fluent Bit delivered"));
         }
         if !accepted && v.delivery == "deliverable" {
-            p.push(format!("{when}: deliverable, but Fluent Bit's records were refused"));
+            p.push(format!(
+                "{when}: deliverable, but Fluent Bit's records were refused"
+            ));
         }
         if let Some(code) = v.expected_exit() {
             if code != v.out.code {
-                p.push(format!("{when}: {} should exit {code}, exited {}", v.delivery, v.out.code));
+                p.push(format!(
+                    "{when}: {} should exit {code}, exited {}",
+                    v.delivery, v.out.code
+                ));
             }
         } else if !accepted && v.out.code == 0 {
-            p.push(format!("{when}: exit 0 ({}) while Fluent Bit was refused", v.delivery));
+            p.push(format!(
+                "{when}: exit 0 ({}) while Fluent Bit was refused",
+                v.delivery
+            ));
         }
     }
     if accepted && row.after.delivery != "deliverable" {
-        p.push(format!("after: {}, but Fluent Bit delivered", row.after.delivery));
+        p.push(format!(
+            "after: {}, but Fluent Bit delivered",
+            row.after.delivery
+        ));
     }
     if !case.before.contains(&row.before.delivery.as_str()) {
-        p.push(format!("before: {} (expected {})", row.before.delivery, case.before.join(" or ")));
+        p.push(format!(
+            "before: {} (expected {})",
+            row.before.delivery,
+            case.before.join(" or ")
+        ));
     }
     if !case.after.contains(&row.after.delivery.as_str()) {
-        p.push(format!("after: {} (expected {})", row.after.delivery, case.after.join(" or ")));
+        p.push(format!(
+            "after: {} (expected {})",
+            row.after.delivery,
+            case.after.join(" or ")
+        ));
     }
     let want_health = if accepted { 0 } else { 1 };
     if health != want_health {
@@ -624,7 +718,12 @@ fn print_table(rows: &[Row]) {
     say!("\nFluent Bit v5.1.1 (C cloudwatch_logs) and the Go cloudwatch emulator vs credcheck, same config and credentials");
     say!(
         "{:<64} {:<6} {:<9} {:<18} {:<18} {:<6} agree",
-        "case", "plugin", "router", "before (exit)", "after (exit)", "health"
+        "case",
+        "plugin",
+        "router",
+        "before (exit)",
+        "after (exit)",
+        "health"
     );
     for r in rows {
         let router = match &r.router {
@@ -656,7 +755,11 @@ fn print_table(rows: &[Row]) {
         say!(
             "\n--- {} {}:",
             r.name,
-            if r.problems.is_empty() { "agrees" } else { "disagrees" }
+            if r.problems.is_empty() {
+                "agrees"
+            } else {
+                "disagrees"
+            }
         );
         for p in &r.problems {
             say!("    {p}");
@@ -721,7 +824,9 @@ fn real_fluent_bit_and_credcheck_agree_on_every_case() {
                     run_case(case, &bin, &ca)
                 }))
                 .map_err(|e| panic_text(&*e));
-                rows.lock().unwrap_or_else(|e| e.into_inner()).push((i, row));
+                rows.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, row));
             });
         }
     });
@@ -749,5 +854,8 @@ fn real_fluent_bit_and_credcheck_agree_on_every_case() {
         .filter(|r| !r.problems.is_empty())
         .map(|r| r.name)
         .collect();
-    assert!(disagree.is_empty(), "credcheck and Fluent Bit disagree on: {disagree:?}");
+    assert!(
+        disagree.is_empty(),
+        "credcheck and Fluent Bit disagree on: {disagree:?}"
+    );
 }

@@ -38,7 +38,8 @@ pub fn binary() -> Option<PathBuf> {
 pub fn binary_or_skip(test: &str) -> Option<PathBuf> {
     let found = binary();
     if found.is_none() {
-        let why = "the real Fluent Bit is not at $FLUENT_BIT or ../shared/fluent-bit/bin/fluent-bit";
+        let why =
+            "the real Fluent Bit is not at $FLUENT_BIT or ../shared/fluent-bit/bin/fluent-bit";
         assert!(!super::in_ci(), "{test}: {why} (CI must have it)");
         super::skip(test, why);
     }
@@ -86,9 +87,8 @@ pub fn write_config(
     if layout == Layout::Yaml {
         return write_yaml(dir, tag, http_port, output);
     }
-    let mut service = String::from(
-        "[SERVICE]\n    Flush        1\n    Grace        1\n    Log_Level    info\n",
-    );
+    let mut service =
+        String::from("[SERVICE]\n    Flush        1\n    Grace        1\n    Log_Level    info\n");
     if let Some(port) = http_port {
         service.push_str(&format!(
             "    HTTP_Server  On\n    HTTP_Listen  127.0.0.1\n    HTTP_Port    {port}\n"
@@ -127,7 +127,12 @@ pub fn write_config(
 
 /// The same router in Fluent Bit's YAML format: `service`, the dummy input, and the output in
 /// `extra.yaml` by `includes`. Values are single-quoted YAML scalars.
-fn write_yaml(dir: &Path, tag: &str, http_port: Option<u16>, output: &[(String, String)]) -> PathBuf {
+fn write_yaml(
+    dir: &Path,
+    tag: &str,
+    http_port: Option<u16>,
+    output: &[(String, String)],
+) -> PathBuf {
     let q = |v: &str| format!("'{}'", v.replace('\'', "''"));
     let mut main = String::from("service:\n  flush: 1\n  grace: 1\n  log_level: info\n");
     if let Some(port) = http_port {
@@ -189,7 +194,12 @@ impl Outcome {
 
 impl Router {
     /// Starts `bin -c config` with exactly `env` (plus `AWS_EC2_METADATA_DISABLED=true`).
-    pub fn start(bin: &Path, config: &Path, env: &[(String, String)], http_port: Option<u16>) -> Router {
+    pub fn start(
+        bin: &Path,
+        config: &Path,
+        env: &[(String, String)],
+        http_port: Option<u16>,
+    ) -> Router {
         let mut cmd = Command::new(bin);
         cmd.arg("-c")
             .arg(config)
@@ -204,8 +214,14 @@ impl Router {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         let log = Arc::new(Mutex::new(Vec::new()));
         for pipe in [
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ]
         .into_iter()
         .flatten()
