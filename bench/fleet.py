@@ -10,8 +10,13 @@ SHOWN = ["DescribeLogStreams", "CreateLogStream", "PutLogEvents"]
 TARGET_N = 10000
 
 
+PROFILES = ["issue 14 full probe", "health, no counters", "health, router counters"]
+
+
 def profile(run):
-    return "health (PutLogEvents only)" if run["full_probe"] == ["PutLogEvents"] else "issue 14 full probe"
+    if "DescribeLogStreams" in run["full_probe"]:
+        return PROFILES[0]
+    return PROFILES[2] if run.get("counters") else PROFILES[1]
 
 
 def cell(api):
@@ -56,16 +61,17 @@ def table(runs):
 
 
 def dat(runs):
-    # N, then the peak TPS of each shown API for the full probe, then for health; 0 -> NaN.
+    # N, then the peak TPS of each shown API for each profile in PROFILES' order; 0 -> NaN.
     rows = {}
     for r in runs:
         by = {a["api"]: a["peak_tps"] for a in r["apis"]}
-        col = 0 if profile(r) == "issue 14 full probe" else 1
-        rows.setdefault(r["tasks"], [None, None])[col] = [by[a] or "NaN" for a in SHOWN]
-    out = ["# N " + " ".join(f"full_{a}" for a in SHOWN) + " " + " ".join(f"health_{a}" for a in SHOWN)]
+        col = PROFILES.index(profile(r))
+        row = rows.setdefault(r["tasks"], [["NaN"] * len(SHOWN) for _ in PROFILES])
+        row[col] = [by[a] or "NaN" for a in SHOWN]
+    names = ["full", "health", "counters"]
+    out = ["# N " + " ".join(f"{p}_{a}" for p in names for a in SHOWN)]
     for n in sorted(rows):
-        full, health = rows[n]
-        out.append(" ".join(str(x) for x in [n, *full, *health]))
+        out.append(" ".join(str(x) for x in [n, *[v for col in rows[n] for v in col]]))
     return "\n".join(out) + "\n"
 
 

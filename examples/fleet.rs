@@ -50,6 +50,7 @@ const APIS: [(&str, f64, &str); 6] = [
     ),
 ];
 const PUT: usize = 3;
+const DESCRIBE: usize = 0;
 
 struct Bucket {
     rate: f64,
@@ -109,6 +110,9 @@ struct Config {
     change_at_ms: u64,
     full: Vec<usize>,
     seed: u64,
+    /// `--counters on`: the routers publish their counters (HTTP_Server On); until the
+    /// change they prove delivery, so a check sends nothing (`verdict_cache::after_counters`).
+    counters: bool,
 }
 
 /// splitmix64: a reproducible stream of random numbers for the start times.
@@ -143,16 +147,17 @@ fn full_probe(
     known: Option<Answer>,
 ) -> Entry {
     let mut put = known.clone();
+    let healthy = now_ms < acct.change_at_ms;
     for &api in &cfg.full {
         if api == PUT {
             if known.is_none() {
                 put = Some(acct.put(now_ms));
             }
-        } else {
+        } else if healthy || api == DESCRIBE {
+            // Create* is sent only once PutLogEvents proved the names exist (plan::next_call).
             acct.call(api, now_ms);
         }
     }
-    let healthy = now_ms < acct.change_at_ms;
     let verdict = Verdict {
         healthy,
         line: if healthy {
@@ -176,6 +181,12 @@ fn full_probe(
 /// One health check of one task: the same steps as `credcheck health`.
 fn check(cfg: &Config, acct: &mut Account, task: &mut Task, now_ms: u64) {
     let now = clock(now_ms) + Duration::from_nanos(task.nanos as u64);
+    if cfg.counters && now_ms < acct.change_at_ms {
+        if let Some(e) = cache::after_counters(&task.key, task.entry.as_ref(), now, cfg.every) {
+            task.entry = Some(e);
+        }
+        return;
+    }
     let entry = match cache::next_step(task.entry.as_ref(), now) {
         Step::Reuse => return,
         Step::Probe => full_probe(cfg, acct, task, now_ms, None),
@@ -289,7 +300,8 @@ fn report(cfg: &Config, o: &Outcome) -> serde_json::Value {
     serde_json::json!({
         "tasks": cfg.tasks, "probe_every_s": cfg.every.as_secs(),
         "interval_s": cfg.interval_ms / 1000, "horizon_s": cfg.horizon_ms / 1000,
-        "change_at_s": cfg.change_at_ms / 1000, "full_probe": full, "checks": o.checks,
+        "change_at_s": cfg.change_at_ms / 1000, "full_probe": full, "counters": cfg.counters,
+        "checks": o.checks,
         "apis": apis,
         "worst_verdict_age_s": o.worst_age_ms as f64 / 1000.0,
         "worst_change_seen_after_s": o.worst_seen_ms as f64 / 1000.0,
@@ -348,6 +360,7 @@ fn parse(args: &[String]) -> Result<Config, String> {
             .unwrap_or("1")
             .parse()
             .map_err(|e| format!("--seed: {e}"))?,
+        counters: flags.get("--counters").copied() == Some("on"),
     })
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
     name = "credcheck",
     version,
     args_conflicts_with_subcommands = true,
-    after_help = "Exit codes: 0 ok, 1 problem found, 2 usage or configuration error, 3 endpoint unreachable or timed out.\n\
+    after_help = "Exit codes: 0 ok, 1 problem found (log delivery blocked), 2 usage or configuration error, 3 endpoint unreachable or timed out, 4 log delivery unverified (nothing found wrong, nothing proven). health: 0 or 1.\n\
                   Wrapper mode: credcheck [FLAGS] -- CMD [ARGS...] logs the report to stderr, then execs CMD (127: not found, 126: cannot execute)."
 )]
 pub struct Cli {

@@ -3,9 +3,10 @@
 //! lists (a Fluent Bit `@INCLUDE` glob) through [`list_dir`].
 //!
 //! Rules:
-//! - regular files only (a link to one is fine): a FIFO, socket, directory or device is
-//!   refused by its type before it is opened, so `/dev/zero` or a FIFO with no writer cannot
-//!   stall or flood the run;
+//! - regular files only (a link to one is fine), and `/dev/null`, which reads as an empty file
+//!   as it does for every SDK (`AWS_CONFIG_FILE=/dev/null` is the usual "no config"): a FIFO,
+//!   socket, directory or any other device is refused by its type before it is opened, so
+//!   `/dev/zero` or a FIFO with no writer cannot stall or flood the run;
 //! - a size cap per kind of file, checked on the metadata and again while reading;
 //! - the read runs on its own thread and is abandoned at the run's deadline, so a hung mount
 //!   (NFS, FUSE) cannot stall the runtime; the process ends at the deadline regardless.
@@ -15,7 +16,7 @@
 use std::fmt;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::OnceLock;
@@ -106,7 +107,7 @@ pub fn list_dir(path: &Path, max: usize) -> Result<Vec<String>, FileError> {
 }
 
 /// Runs a read on its own thread and waits for it until the deadline.
-fn run_bounded<T, F>(read: F) -> Result<T, FileError>
+pub fn run_bounded<T, F>(read: F) -> Result<T, FileError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, FileError> + Send + 'static,
@@ -168,10 +169,19 @@ fn read_capped(file: File, cap: u64) -> Result<Vec<u8>, FileError> {
     Ok(buf)
 }
 
-/// Refuses anything but a regular file within the cap, naming what it is instead.
+/// `/dev/null`'s device number (Linux: major 1, minor 3; `makedev(1, 3)`).
+const DEV_NULL: u64 = (1 << 8) | 3;
+
+/// The null device, wherever it is linked from: reads end at once, so it is an empty file.
+fn is_dev_null(meta: &Metadata) -> bool {
+    meta.file_type().is_char_device() && meta.rdev() == DEV_NULL
+}
+
+/// Refuses anything but a regular file (or `/dev/null`) within the cap, naming what it is
+/// instead.
 pub fn ensure_regular(meta: &Metadata, cap: u64) -> Result<(), FileError> {
     let t = meta.file_type();
-    let kind = if t.is_file() {
+    let kind = if t.is_file() || is_dev_null(meta) {
         None
     } else if t.is_dir() {
         Some("directory")
@@ -213,6 +223,19 @@ mod tests {
         std::fs::write(&big, vec![b'x'; 2048]).unwrap();
         assert!(matches!(read(&big, 1024), Err(FileError::TooLarge { .. })));
         assert_eq!(read(&big, 4096).unwrap().len(), 2048);
+    }
+
+    #[test]
+    fn dev_null_is_an_empty_file() {
+        assert_eq!(read(Path::new("/dev/null"), 1024).unwrap(), b"");
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("null");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert_eq!(read(&link, 1024).unwrap(), b"");
+        for other in ["/dev/zero", "/dev/urandom", "/dev/full"] {
+            let e = read(Path::new(other), 1024).unwrap_err();
+            assert!(e.to_string().contains("character device"), "{other}: {e}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod notes;
 pub mod output;
 pub mod probe;
 pub mod process;
+pub mod region;
 pub mod render;
 pub mod report;
 pub mod run;
@@ -117,6 +118,12 @@ fn usage_error(e: &error::Error) {
 /// Prints the report for the mode and returns the exit code (wrapper mode execs on success).
 /// Only one caller prints: the main thread, or the deadline watchdog if it got there first.
 pub fn finish(settings: &Settings, report: &report::Report) -> i32 {
+    let code = finish_once(settings, report);
+    output::finished(code);
+    code
+}
+
+fn finish_once(settings: &Settings, report: &report::Report) -> i32 {
     if !output::claim_final() {
         // The watchdog is printing and will end the process.
         loop {

@@ -20,11 +20,12 @@ use crate::probe::{self, aws, logs, Ctx, Findings, Request, Subject};
 use crate::settings::Settings;
 use crate::verdict_cache::{self as cache, AfterRefresh, Distrust, Entry, Key, Loaded, Step};
 use crate::warning::Warning;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// The codes this module adds; the health line repeats them once (`health_clause`).
 pub const CACHED: &str = "logs-verdict-cached";
+/// The router's own counters proved delivery (no AWS call).
+pub const COUNTERS: &str = "logs-router-counters";
 pub const THROTTLED: &str = "logs-verdict-throttled";
 pub const UNTRUSTED: &str = "logs-state-untrusted";
 pub const READ_ONLY: &str = "logs-state-read-only";
@@ -51,29 +52,72 @@ pub struct Who<'a> {
 }
 
 struct State {
-    dir: PathBuf,
-    uid: Option<u32>,
+    /// Opened once, before any request, and used for every read and write (`StateDir`).
+    dir: Result<cache::StateDir, Distrust>,
     every: Duration,
+}
+
+/// One health run's context for every target.
+struct Run<'a> {
+    ctx: &'a Ctx<'a>,
+    who: &'a Who<'a>,
+    state: &'a State,
+    metrics: &'a probe::Metrics,
 }
 
 /// Runs the cached logs check for every `--logs-to` target and every config or FireLens
 /// output (found as the full probe finds them: `probe::gather_targets`).
 pub async fn run(settings: &Settings, ctx: &Ctx<'_>, who: Who<'_>) -> Findings {
+    let uid = cache::euid();
+    let path = cache::state_dir(settings.state_dir.as_deref(), ctx.env, uid);
     let state = State {
-        dir: cache::state_dir(settings.state_dir.as_deref(), ctx.env),
-        uid: cache::euid(),
+        dir: match uid {
+            Some(uid) => cache::StateDir::open(&path, uid),
+            None => Err(Distrust::Dir("credcheck's uid is unknown".into())),
+        },
         every: settings.probe_every,
     };
     let mut f = Findings::default();
-    for t in probe::gather_targets(&settings.probe, ctx, &who.subject, &mut f).await {
-        one(ctx, &who, &state, &t, &mut f).await;
+    let targets = probe::gather_targets(&settings.probe, ctx, &who.subject, &mut f).await;
+    let metrics = probe::fetch_counters(&targets, ctx, &mut f).await;
+    let run = Run {
+        ctx,
+        who: &who,
+        state: &state,
+        metrics: &metrics,
+    };
+    for t in &targets {
+        one(&run, t, &mut f).await;
     }
     f
 }
 
+/// The router's own counters prove delivery (records delivered, no failure of any kind):
+/// no AWS call at all, and nothing to store (the counters are read live on every run).
+fn delivered(t: &Target, name: &str, c: &crate::probe::counters::Counters, f: &mut Findings) {
+    f.notes.push(Note {
+        code: COUNTERS,
+        message: c.describe(name),
+    });
+    f.outputs.push(LogOutput {
+        from: t.from.clone(),
+        plugin: t.plugin.name().into(),
+        region: t.region.clone(),
+        group: t.group.clone(),
+        stream: t.stream.clone(),
+        names: t.names.clone(),
+        group_exists: Some(true),
+        stream_exists: Some(true),
+        delivery: Delivery::Deliverable,
+        evidence: Basis::Counters,
+        why: None,
+    });
+}
+
+/// The key: the role that writes (the output's `role_arn`, else this task's), and where.
 fn key(who: &Who<'_>, t: &Target) -> Key {
     Key {
-        role: who.role.clone(),
+        role: t.role.as_ref().map_or_else(|| who.role.clone(), |r| r.arn.clone()),
         region: t.region.clone(),
         group: t.group.clone(),
         stream: t.stream.clone(),
@@ -81,15 +125,33 @@ fn key(who: &Who<'_>, t: &Target) -> Key {
     }
 }
 
-async fn one(ctx: &Ctx<'_>, who: &Who<'_>, state: &State, t: &Target, f: &mut Findings) {
+/// One target: the router's counters when they prove delivery (no AWS call), else the
+/// stored verdict, its refresh, or the full probe (`verdict_cache` decides).
+async fn one(run: &Run<'_>, t: &Target, f: &mut Findings) {
+    let (ctx, who, state) = (run.ctx, run.who, run.state);
     let key = key(who, t);
     let now = ctx.env.now();
     let (prev, dir_ok) = load(state, &key, now, f);
+    let seen = probe::counters_for(t, run.metrics);
+    if let Some((name, c)) = seen.filter(|(_, c)| c.proves_delivery()) {
+        let entry = cache::after_counters(&key, prev.as_ref(), now, state.every);
+        if let (Some(entry), true) = (entry, dir_ok) {
+            save(state, &entry, f);
+        }
+        return delivered(t, name, c, f);
+    }
     let entry = match cache::next_step(prev.as_ref(), now) {
         Step::Reuse => prev.clone(),
-        Step::Refresh => refresh(ctx, who, state, t, prev.as_ref(), f).await,
-        Step::Probe => fresh(ctx, who, state, t, prev.as_ref(), f).await,
+        Step::Refresh => refresh(run, t, prev.as_ref(), f).await,
+        Step::Probe => fresh(run, t, prev.as_ref(), None, f).await,
     };
+    if let (Some((name, c)), Some(e)) = (seen.filter(|(_, c)| c.failures() > 0), &entry) {
+        let said = f.warnings.iter().any(|w| w.code == "logs-destination-failing");
+        if e.verdict.healthy && !said {
+            let age = cache::age(e, now);
+            f.warnings.push(probe::destination_failing(name, c, Some(&age)));
+        }
+    }
     let Some(entry) = entry else { return };
     if prev.as_ref() == Some(&entry) {
         f.notes.push(Note {
@@ -110,10 +172,14 @@ async fn one(ctx: &Ctx<'_>, who: &Who<'_>, state: &State, t: &Target, f: &mut Fi
 
 /// The stored entry, if one can be trusted; whether the directory may be written.
 fn load(state: &State, key: &Key, now: SystemTime, f: &mut Findings) -> (Option<Entry>, bool) {
-    let Some(uid) = state.uid else {
-        return (None, false);
+    let dir = match &state.dir {
+        Ok(dir) => dir,
+        Err(d) => {
+            untrusted(f, d);
+            return (None, false);
+        }
     };
-    match cache::load(&state.dir, key, uid, now, state.every) {
+    match dir.load(key, now, state.every) {
         Loaded::Found(e) => (Some(e), true),
         Loaded::Missing => (None, true),
         Loaded::Distrusted(d) => {
@@ -135,16 +201,27 @@ fn untrusted(f: &mut Findings, d: &Distrust) {
 }
 
 fn save(state: &State, entry: &Entry, f: &mut Findings) {
-    if let Err(d) = cache::save(&state.dir, entry) {
+    if let Some(Err(d)) = state.dir.as_ref().ok().map(|dir| dir.save(entry)) {
         untrusted(f, &d);
     }
 }
 
+/// The refresh's one call, as the output's own writer: an output with `role_arn` assumes it
+/// first (if that fails, `None`: the full probe says why).
 async fn put(ctx: &Ctx<'_>, who: &Who<'_>, t: &Target) -> Option<(Answer, Option<Error>)> {
-    let endpoint = aws::logs_endpoint(ctx.env, &t.region, t.endpoint.as_deref()).ok()?;
+    let region = crate::region::Region::parse(&t.region, &t.from).ok()?;
+    let endpoint = aws::logs_endpoint(ctx.env, &region, t.endpoint.as_deref()).ok()?;
+    let assumed = match &t.role {
+        Some(role) => Some(
+            probe::assume::assume(ctx, who.subject.creds, role, &region)
+                .await
+                .ok()?,
+        ),
+        None => None,
+    };
     let site = logs::Site {
         client: ctx.client,
-        creds: who.subject.creds,
+        creds: assumed.as_ref().unwrap_or(who.subject.creds),
         endpoint: &endpoint,
         budget: ctx.budget,
         now: ctx.env.now(),
@@ -168,16 +245,14 @@ fn fingerprint(answer: &Answer) -> cache::Answer {
 }
 
 async fn refresh(
-    ctx: &Ctx<'_>,
-    who: &Who<'_>,
-    state: &State,
+    run: &Run<'_>,
     t: &Target,
     prev: Option<&Entry>,
     f: &mut Findings,
 ) -> Option<Entry> {
     let prev_entry = prev?;
-    let Some((answer, _)) = put(ctx, who, t).await else {
-        return fresh(ctx, who, state, t, prev, f).await;
+    let Some((answer, _)) = put(run.ctx, run.who, t).await else {
+        return fresh(run, t, prev, None, f).await;
     };
     // A refresh that got no answer keeps the last verdict, like a throttled one: one blip
     // must not turn a fleet red (the full probe runs at the next due time).
@@ -185,14 +260,14 @@ async fn refresh(
         Answer::Failed(_) => cache::Answer::Throttled,
         _ => fingerprint(&answer),
     };
-    match cache::after_refresh(prev_entry, &seen, ctx.env.now(), state.every) {
+    match cache::after_refresh(prev_entry, &seen, run.ctx.env.now(), run.state.every) {
         AfterRefresh::Keep(kept) => {
             if kept.throttled {
                 throttled(f);
             }
             Some(*kept)
         }
-        AfterRefresh::Probe => fresh(ctx, who, state, t, prev, f).await,
+        AfterRefresh::Probe => fresh(run, t, prev, Some(&answer), f).await,
     }
 }
 
@@ -207,18 +282,24 @@ fn throttled(f: &mut Findings) {
     ));
 }
 
-/// The full probe for one target; its verdict is stored only when it is definite.
+/// The full probe for one target (`known`: the refresh's PutLogEvents answer, not sent
+/// again); its verdict is stored only when it is definite.
 async fn fresh(
-    ctx: &Ctx<'_>,
-    who: &Who<'_>,
-    state: &State,
+    run: &Run<'_>,
     t: &Target,
     prev: Option<&Entry>,
+    known: Option<&Answer>,
     f: &mut Findings,
 ) -> Option<Entry> {
+    let (ctx, who, state) = (run.ctx, run.who, run.state);
     let mut found = Findings::default();
     let req = Request::default();
-    probe::probe_targets(&req, std::slice::from_ref(t), ctx, &who.subject, &mut found).await;
+    let targets = std::slice::from_ref(t);
+    let given = probe::Given {
+        put: known,
+        metrics: Some(run.metrics),
+    };
+    probe::probe_targets(&req, targets, ctx, &who.subject, given, &mut found).await;
     let put = found.puts.first().map(|(_, _, a)| fingerprint(a));
     let verdict = definite(&found);
     let now = ctx.env.now();
@@ -281,7 +362,11 @@ fn known_code(code: &str) -> &'static str {
 
 /// The report's findings for a stored entry (only definite verdicts are stored).
 fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
-    let account = who.subject.account.as_deref().unwrap_or("ACCOUNT");
+    let owner = t.role.as_ref().and_then(probe::assume::Role::account);
+    let account = owner
+        .as_deref()
+        .or(who.subject.account.as_deref())
+        .unwrap_or("ACCOUNT");
     let arn = plan::stream_arn(&e.key.region, account, &e.key.group, &e.key.stream);
     let denied = e
         .fingerprint
@@ -291,6 +376,7 @@ fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
         true => Delivery::Deliverable,
         false => Delivery::Blocked,
     };
+    let by_counters = e.fingerprint.is_none() && e.verdict.line == cache::COUNTERS_LINE;
     let put = put_permission(&arn, denied);
     let why = match (delivery, e.verdict.line.split_once(": ")) {
         (Delivery::Blocked, Some((code, message))) => {
@@ -301,7 +387,9 @@ fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
         }
         _ => None,
     };
-    f.permissions.push(put);
+    if !by_counters {
+        f.permissions.push(put);
+    }
     f.outputs.push(LogOutput {
         from: t.from.clone(),
         plugin: t.plugin.name().into(),
@@ -312,7 +400,10 @@ fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
         group_exists: None,
         stream_exists: None,
         delivery,
-        evidence: Basis::Probe,
+        evidence: match by_counters {
+            true => Basis::Counters,
+            false => Basis::Probe,
+        },
         why,
     });
 }
@@ -336,7 +427,7 @@ fn put_permission(arn: &str, denied: Option<&str>) -> Permission {
 pub fn health_clause(warnings: &[Warning], notes: &[Note]) -> String {
     let mut parts: Vec<&str> = notes
         .iter()
-        .filter(|n| n.code == CACHED)
+        .filter(|n| n.code == CACHED || n.code == COUNTERS)
         .map(|n| n.message.as_str())
         .take(1)
         .collect();

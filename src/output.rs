@@ -19,9 +19,11 @@
 use crate::secret;
 use serde::Serialize;
 use serde_json::Value;
+use std::cell::Cell;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -33,16 +35,111 @@ pub enum Stream {
 pub const MAX_LINE: usize = 2000;
 
 static WRITING: Mutex<()> = Mutex::new(());
-static FINAL_CLAIMED: AtomicBool = AtomicBool::new(false);
 
-/// Takes the right to print the run's final output; only the first caller gets it.
+/// Who prints the run's final output, and how far it got.
+static FINAL: AtomicU8 = AtomicU8::new(OPEN);
+const OPEN: u8 = 0;
+/// The main thread claimed it and is rendering: the watchdog may still take it over.
+const RENDERING: u8 = 1;
+/// The main thread's first byte of it is out: it finishes, whole.
+const WRITING_FINAL: u8 = 2;
+/// The watchdog took it over (the deadline report).
+const TAKEN: u8 = 3;
+/// The main thread's exit code once its final output is written (`finished`).
+static DONE: (Mutex<Option<i32>>, Condvar) = (Mutex::new(None), Condvar::new());
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    None,
+    Main,
+    Watchdog,
+}
+
+thread_local! {
+    static ROLE: Cell<Role> = const { Cell::new(Role::None) };
+}
+
+/// Takes the right to print the run's final output; only the first caller gets it (the
+/// watchdog, once it took over, keeps it).
 pub fn claim_final() -> bool {
-    !FINAL_CLAIMED.swap(true, Ordering::SeqCst)
+    if ROLE.get() == Role::Watchdog {
+        return true;
+    }
+    let won = FINAL
+        .compare_exchange(OPEN, RENDERING, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok();
+    if won {
+        ROLE.set(Role::Main);
+    }
+    won
 }
 
 /// Whether the final output was already claimed.
 pub fn is_claimed() -> bool {
-    FINAL_CLAIMED.load(Ordering::SeqCst)
+    FINAL.load(Ordering::SeqCst) != OPEN
+}
+
+/// What the deadline watchdog may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakeOver {
+    /// Print the deadline report: the main thread wrote nothing yet, and now never will.
+    Print,
+    /// The main thread is writing its report: wait for it ([`wait_finished`]).
+    Wait,
+}
+
+/// The watchdog takes the final output unless the main thread has begun writing it; a main
+/// thread still rendering parks at its first final write, so the output is one report,
+/// whole, never a mix and never empty.
+pub fn take_over() -> TakeOver {
+    loop {
+        let now = FINAL.load(Ordering::SeqCst);
+        if now == WRITING_FINAL {
+            return TakeOver::Wait;
+        }
+        if FINAL
+            .compare_exchange(now, TAKEN, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            ROLE.set(Role::Watchdog);
+            return TakeOver::Print;
+        }
+    }
+}
+
+/// The main thread has written its final output and will exit with `code`.
+pub fn finished(code: i32) {
+    let mut done = DONE.0.lock().unwrap_or_else(|e| e.into_inner());
+    *done = Some(code);
+    DONE.1.notify_all();
+}
+
+/// The main thread's exit code, once it finished writing (at most `limit`: a reader that
+/// stopped reading a full pipe cannot keep the process alive).
+pub fn wait_finished(limit: Duration) -> Option<i32> {
+    let done = DONE.0.lock().unwrap_or_else(|e| e.into_inner());
+    let (done, _) = DONE
+        .1
+        .wait_timeout_while(done, limit, |d| d.is_none())
+        .unwrap_or_else(|e| e.into_inner());
+    *done
+}
+
+/// The main thread's final write begins; if the watchdog took over, it never does.
+fn enter_final_write() {
+    if ROLE.get() != Role::Main {
+        return;
+    }
+    let taken = FINAL
+        .compare_exchange(RENDERING, WRITING_FINAL, Ordering::SeqCst, Ordering::SeqCst)
+        .err()
+        == Some(TAKEN);
+    if taken {
+        // The watchdog prints the deadline report and ends the process.
+        loop {
+            std::thread::park();
+        }
+    }
 }
 
 /// Writes lines of text: each element is one line, whatever it contains.
@@ -82,7 +179,7 @@ pub fn render_lines<S: AsRef<str>>(lines: &[S]) -> String {
 /// The JSON form of `value`, as [`json`] writes it: one line ending in `\n`.
 pub fn render_json(value: &impl Serialize) -> String {
     let mut tree = serde_json::to_value(value).unwrap_or_else(|e| {
-        serde_json::json!({"schema_version": 1, "ok": false, "exit_code": 1,
+        serde_json::json!({"schema_version": crate::report::SCHEMA_VERSION, "ok": false, "exit_code": 1,
             "errors": [{"code": "render-failed", "message": e.to_string()}]})
     });
     clean_tree(&mut tree);
@@ -140,6 +237,7 @@ fn escape_json(text: &str) -> String {
 }
 
 fn write(stream: Stream, text: &str) {
+    enter_final_write();
     let _guard = WRITING.lock().unwrap_or_else(|e| e.into_inner());
     let _ = match stream {
         Stream::Stdout => write_all(&mut io::stdout().lock(), text),
@@ -152,20 +250,25 @@ fn write_all(out: &mut dyn Write, text: &str) -> io::Result<()> {
     out.flush()
 }
 
-/// For the log writer: one tracing event, scrubbed like the rest, lines kept apart.
-pub fn log_text(text: &str) -> String {
+/// For the log writer: one tracing event, scrubbed like the rest, lines kept apart; a
+/// dependency's event (`foreign`) also passes the foreign-text rule.
+pub fn log_text(text: &str, foreign: bool) -> String {
     let mut out = String::new();
     for line in text.trim_end_matches('\n').split('\n') {
         let bounded = secret::truncate_chars(line, MAX_LINE);
-        out.push_str(&escape_text(&secret::scrub_log(&bounded)));
+        let clean = match foreign {
+            true => secret::scrub_foreign_log(&bounded),
+            false => secret::scrub_log(&bounded),
+        };
+        out.push_str(&escape_text(&clean));
         out.push('\n');
     }
     secret::scrub(&out).into_owned()
 }
 
 /// Writes a log event to stderr (see [`log_text`]).
-pub fn log(text: &str) {
-    write(Stream::Stderr, &log_text(text));
+pub fn log(text: &str, foreign: bool) {
+    write(Stream::Stderr, &log_text(text, foreign));
 }
 
 #[cfg(test)]
@@ -185,6 +288,20 @@ mod tests {
         assert!(out.contains("\\u202e") && out.contains("\\u007f") && out.contains("\\u009b"));
         let back: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(back["k\n"], "v\u{202e}\u{7f}\u{9b}\n");
+    }
+
+    #[test]
+    fn a_dependencys_log_line_is_foreign_text() {
+        // aws-config's WARN for a failing credential_process repeats the helper's stderr.
+        let line = "2026-12-07T07:00:00Z  WARN aws_config::profile::credentials: failed: stderr: export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY AWS_SESSION_TOKEN IQoJb3JpZ2luX2VjEHQaCXVzLWVhc3QtMSJHMEUCIQ password hunter2x";
+        let out = log_text(line, true);
+        for leak in ["wJalrXUtnFEMI", "IQoJb3JpZ2luX2Vj", "hunter2x"] {
+            assert!(!out.contains(leak), "{out}");
+        }
+        assert!(out.contains("aws_config::profile::credentials"), "{out}");
+        // credcheck's own lines keep the log rule (a short id stays readable).
+        let own = log_text("DEBUG credcheck::chain: token file read", false);
+        assert!(own.contains("token file read"), "{own}");
     }
 
     #[test]

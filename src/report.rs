@@ -15,7 +15,9 @@ use crate::warning::{self, Warning};
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: log outputs say deliverable, blocked or unverified, with names, evidence and why
+/// (issue 20); permissions lost likely-allowed, likely-denied, unknown and the proxy basis.
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -111,7 +113,7 @@ impl Report {
             expires_in_secs: winner
                 .and_then(|(_, r)| r.creds.expiration)
                 .map(|e| signed_secs(e, now)),
-            region: inputs.region.as_ref().map(|r| r.region.clone()),
+            region: inputs.region.as_ref().map(|r| r.region.to_string()),
             region_from: inputs.region.map(|r| r.origin),
             identity,
             clock_skew_secs: None,

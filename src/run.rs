@@ -253,9 +253,12 @@ async fn probe(
 /// The configured region; else the one IMDS reported; else none (STS then uses us-east-1).
 fn region(walk: &Walk, configured: Option<RegionChoice>) -> Option<RegionChoice> {
     configured.or_else(|| match &walk.winner {
-        Some((Provider::Imds, r)) => r.region.clone().map(|region| RegionChoice {
-            region,
-            origin: "imds".into(),
+        // A peer's answer: a name that is not a region is ignored, never made a host.
+        Some((Provider::Imds, r)) => r.region.as_deref().and_then(|raw| {
+            Some(RegionChoice {
+                region: crate::region::Region::parse(raw, "IMDS").ok()?,
+                origin: "imds".into(),
+            })
         }),
         _ => None,
     })

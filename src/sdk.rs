@@ -31,7 +31,7 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 
 #[derive(Debug, Clone)]
 pub struct RegionChoice {
-    pub region: String,
+    pub region: crate::region::Region,
     /// Where it came from: a variable name, `profile <name>`, `imds`, or `default`.
     pub origin: String,
 }
@@ -51,6 +51,7 @@ impl Sdk {
         timeout: std::time::Duration,
     ) -> Result<Sdk, Error> {
         let region = region(env, profiles)?;
+        ensure_endpoints_have_no_userinfo(env, profiles)?;
         let sts_endpoint = sts_endpoint(env, profiles);
         Ok(Sdk {
             http: http_client(roots)?,
@@ -65,7 +66,7 @@ impl Sdk {
         let region = self
             .region
             .as_ref()
-            .map(|r| Region::new(r.region.clone()))
+            .map(|r| Region::new(r.region.to_string()))
             .unwrap_or_else(|| Region::from_static(FALLBACK_REGION));
         ProviderConfig::without_region()
             .with_http_client(self.http.clone())
@@ -144,33 +145,58 @@ fn region(env: &Env, profiles: &Profiles) -> Result<Option<RegionChoice>, Error>
             .get("region")
             .map(|r| (r.to_string(), format!("profile {}", profiles.selected)))
     };
-    let Some((region, origin)) = from_env.or_else(from_profile) else {
+    let Some((raw, origin)) = from_env.or_else(from_profile) else {
         return Ok(None);
     };
-    ensure_region(&region, &origin)?;
+    let region = crate::region::Region::parse(&raw, &origin)?;
     Ok(Some(RegionChoice { region, origin }))
 }
 
-/// A region is a DNS label: letters, digits and dashes.
-pub fn ensure_region(region: &str, origin: &str) -> Result<(), Error> {
-    let valid = !region.is_empty()
-        && region.len() <= 63
-        && region
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !region.starts_with('-')
-        && !region.ends_with('-');
-    if valid {
+/// Every endpoint URL the SDK or the probe may use (`AWS_ENDPOINT_URL`, each
+/// `AWS_ENDPOINT_URL_<SERVICE>`, the profile's `endpoint_url`) is refused, before any request,
+/// when it carries `USER[:PASSWORD]@`: the SDK's trace logs print endpoint URLs whole.
+fn ensure_endpoints_have_no_userinfo(env: &Env, profiles: &Profiles) -> Result<(), Error> {
+    for (name, value) in env.vars() {
+        if name == ENDPOINT_URL || name.starts_with("AWS_ENDPOINT_URL_") {
+            ensure_no_userinfo(value, name)?;
+        }
+    }
+    if let Some(url) = profiles.get("endpoint_url") {
+        ensure_no_userinfo(
+            url,
+            &format!("endpoint_url in profile {}", profiles.selected),
+        )?;
+    }
+    Ok(())
+}
+
+/// An endpoint URL may not hold `USER[:PASSWORD]@` before its host: a configuration error
+/// naming `source`, which never quotes the URL (the password is registered as a secret, so
+/// no other path prints it either).
+pub fn ensure_no_userinfo(raw: &str, source: &str) -> Result<(), Error> {
+    let Some(userinfo) = userinfo(raw) else {
         return Ok(());
+    };
+    if let Some((_, password)) = userinfo.split_once(':') {
+        crate::secret::register_secret(password);
     }
     Err(Error::config(
-        "invalid-region",
+        "endpoint-userinfo",
         format!(
-            "the region {:?} (from {origin}) is not a valid region name",
-            crate::secret::sanitize_foreign(region, 40)
+            "the endpoint URL in {} holds a user name or password (USER:PASSWORD@ before the host); credcheck neither sends nor prints them",
+            crate::secret::printable(source, 200)
         ),
-        "set AWS_REGION to a region such as us-east-1 or eu-west-1",
+        "remove the USER:PASSWORD@ part: AWS endpoints authenticate with SigV4, not with URL credentials",
     ))
+}
+
+/// The `user[:password]` part of a URL's authority (the url crate's reading: up to the last
+/// `@` before the path, where `\` ends the authority as `/` does).
+fn userinfo(raw: &str) -> Option<&str> {
+    let rest = raw.trim().split_once("://").map_or(raw.trim(), |(_, r)| r);
+    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    authority.rfind('@').map(|at| &authority[..at])
 }
 
 /// aws-config's precedence for a service endpoint: ignore switch, service variable, global

@@ -462,6 +462,14 @@ pub fn scrub_log(text: &str) -> String {
     hide_long_material(&masked)
 }
 
+/// For a dependency's log line (aws-config, the SDK, hyper): foreign text, as a peer's body
+/// is. The log rule, then the foreign-text rule on the whole line: values after secret-like
+/// words, and runs of 16 or more key-like characters that are not words, are hidden.
+pub fn scrub_foreign_log(text: &str) -> String {
+    let logged = scrub_log(text);
+    hide_key_runs(&hide_keyword_values(&logged))
+}
+
 /// Control characters, and the format characters that reorder or split a line when shown
 /// (bidi overrides and isolates, zero-width marks, line and paragraph separators).
 pub fn is_unprintable(c: char) -> bool {

@@ -114,7 +114,7 @@ fn config(sdk: &Sdk, creds: &Creds, budget: &Budget, capture: DateCapture) -> aw
     let region = sdk
         .region
         .as_ref()
-        .map(|r| r.region.clone())
+        .map(|r| r.region.to_string())
         .unwrap_or_else(|| FALLBACK_REGION.into());
     let mut builder = aws_sdk_sts::Config::builder()
         .behavior_version(BehaviorVersion::latest())

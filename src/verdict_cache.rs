@@ -13,27 +13,36 @@
 //! - a throttled answer (`ThrottlingException`, `LimitExceededException`) is never retried:
 //!   the verdict is "unknown (throttled)", health keeps the last verdict, and the next try
 //!   waits for the next due time like any other refresh;
+//! - the router's own counters proving delivery store a healthy verdict with no fingerprint
+//!   (`after_counters`) when none is due yet, and send nothing: its due time is when the
+//!   full probe runs if the counters stop proving delivery;
 //! - the due time is the check time + `--probe-every` + a jitter in [0, 20 %) of it, drawn
 //!   from a hash of the key and the check time (nanoseconds): pinned under a virtual clock,
 //!   spread across a fleet that started together.
 //!
 //! The state file, one per key under `--state-dir`: JSON with verdicts, keys and timestamps
-//! only (the stored line is scrubbed like any output); written to a temporary file then
-//! renamed; read through `file::read` with a size cap; never trusted when its directory or the
-//! file is another user's, group- or world-writable, a link, oversized or corrupt.
+//! only, written as the one writer renders JSON (`output::render_json`: registered secrets
+//! and key ids scrubbed from every string, names included), so nothing on disk holds what
+//! credcheck would not print. The directory is opened once (`O_NOFOLLOW | O_DIRECTORY`) and
+//! checked on that descriptor; the file is read and written relative to it (`openat`, a new
+//! `O_EXCL` temporary file, `renameat`), with a size cap and off-thread within the deadline;
+//! nothing is trusted when the directory or the file is another user's, group- or
+//! world-writable, a link, oversized or corrupt. The default directory is per user.
 
 use crate::env::Env;
+use rustix::fd::OwnedFd;
+use rustix::fs::{fstat, openat, renameat, unlinkat, AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use std::fmt;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `XDG_RUNTIME_DIR`: the per-user runtime directory (a tmpfs, mode 0700) when set.
 pub const XDG_RUNTIME_DIR: &str = "XDG_RUNTIME_DIR";
-/// Where state goes when `XDG_RUNTIME_DIR` is not set.
+/// Where state goes when `XDG_RUNTIME_DIR` is not set: this, then `-<uid>`.
 pub const FALLBACK_DIR: &str = "/tmp/credcheck";
 /// `--probe-every` when not given.
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(600);
@@ -205,6 +214,29 @@ pub fn after_probe(
     }
 }
 
+/// The stored line of a verdict the router's counters gave.
+pub const COUNTERS_LINE: &str = "the router's counters";
+
+/// The router's own counters proved delivery at `now` (no AWS call): the entry to store, if
+/// any. A healthy verdict with no fingerprint, due after `every` + jitter, so that a later
+/// failure of the counters is judged by this verdict until then, and then by the full probe
+/// (spread by the jitter, never by a whole fleet at once); a verdict not yet due is kept.
+pub fn after_counters(
+    key: &Key,
+    prev: Option<&Entry>,
+    now: SystemTime,
+    every: Duration,
+) -> Option<Entry> {
+    if next_step(prev, now) == Step::Reuse {
+        return None;
+    }
+    let verdict = Verdict {
+        healthy: true,
+        line: COUNTERS_LINE.into(),
+    };
+    Some(after_probe(key, prev, verdict, None, now, every))
+}
+
 /// The outcome of the refresh call `answer` for `entry` at `now`.
 pub fn after_refresh(
     entry: &Entry,
@@ -224,6 +256,12 @@ pub fn after_refresh(
     kept.due_at_ms = due(&entry.key, now, every);
     kept.throttled = *answer == Answer::Throttled;
     AfterRefresh::Keep(Box::new(kept))
+}
+
+/// How long ago the entry's verdict was made, for people (`4m30s`).
+pub fn age(entry: &Entry, now: SystemTime) -> String {
+    let age = Duration::from_millis(millis(now).saturating_sub(entry.probed_at_ms));
+    crate::duration::human(age)
 }
 
 /// The words health adds for a kept verdict: its age, and whether the last call was throttled.
@@ -252,14 +290,18 @@ pub fn parse_every(raw: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// The state directory: `--state-dir`, else `$XDG_RUNTIME_DIR/credcheck`, else `/tmp/credcheck`.
-pub fn state_dir(flag: Option<&Path>, env: &Env) -> PathBuf {
+/// The state directory: `--state-dir`, else `$XDG_RUNTIME_DIR/credcheck`, else
+/// `/tmp/credcheck-<uid>` (per user, so one user's directory is never another's to race).
+pub fn state_dir(flag: Option<&Path>, env: &Env, uid: Option<u32>) -> PathBuf {
     if let Some(dir) = flag {
         return dir.to_path_buf();
     }
     match env.non_blank(XDG_RUNTIME_DIR) {
         Some(run) if run.starts_with('/') => Path::new(run).join("credcheck"),
-        _ => PathBuf::from(FALLBACK_DIR),
+        _ => PathBuf::from(format!(
+            "{FALLBACK_DIR}-{}",
+            uid.map_or("unknown".into(), |u| u.to_string())
+        )),
     }
 }
 
@@ -269,7 +311,7 @@ pub enum Distrust {
     /// The directory cannot be written (read-only filesystem, no permission).
     ReadOnly(PathBuf),
     /// The directory is not safe to trust (another user's, writable by others, not a
-    /// directory): nothing is read from it or written to it.
+    /// directory, a link): nothing is read from it or written to it.
     Dir(String),
     /// The file is not safe to trust; a fresh verdict replaces it.
     File(String),
@@ -297,67 +339,223 @@ pub enum Loaded {
     Distrusted(Distrust),
 }
 
-/// The process's effective uid, without `unsafe`: the owner of `/proc/self`.
+/// The process's effective uid.
 pub fn euid() -> Option<u32> {
-    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+    Some(rustix::process::geteuid().as_raw())
 }
 
-fn unsafe_owner(what: &str, path: &Path, meta: &std::fs::Metadata, uid: u32) -> Option<Distrust> {
-    let distrust = |why: String| match what {
-        "state dir" => Distrust::Dir(why),
-        _ => Distrust::File(why),
-    };
-    if meta.uid() != uid {
-        return Some(distrust(format!(
+/// Owner and mode checks on what an open descriptor refers to (never on a path, which a
+/// local user could swap between the check and the use).
+fn unsafe_owner(what: &str, path: &Path, st: &rustix::fs::Stat, uid: u32) -> Option<String> {
+    if st.st_uid != uid {
+        return Some(format!(
             "{what} {} belongs to uid {}, not to credcheck's uid {uid}",
             path.display(),
-            meta.uid()
-        )));
+            st.st_uid
+        ));
     }
-    let mode = meta.permissions().mode() & 0o777;
-    let loose = match what {
-        "state dir" => mode & 0o022 != 0,
-        _ => mode & 0o077 != 0,
+    let mode = st.st_mode & 0o777;
+    let (loose, want) = match what {
+        "state dir" => (mode & 0o022 != 0, "0700"),
+        _ => (mode & 0o077 != 0, "0600"),
     };
-    let want = if what == "state dir" { "0700" } else { "0600" };
-    loose.then(|| {
-        distrust(format!(
-            "{what} {} has mode {mode:04o}, not {want}",
-            path.display()
-        ))
-    })
+    loose.then(|| format!("{what} {} has mode {mode:04o}, not {want}", path.display()))
 }
 
-/// Loads `key`'s entry from `dir`, trusting it only if it is safe and sound at `now`.
-pub fn load(dir: &Path, key: &Key, uid: u32, now: SystemTime, every: Duration) -> Loaded {
-    let Ok(dmeta) = std::fs::symlink_metadata(dir) else {
-        return Loaded::Missing;
+fn is_read_only(e: Errno) -> bool {
+    matches!(e, Errno::ACCESS | Errno::ROFS | Errno::PERM)
+}
+
+/// The state directory, opened once per run (`O_NOFOLLOW | O_DIRECTORY`) and checked on that
+/// descriptor: every later read and write is relative to it (`openat`, `renameat`), so
+/// swapping the path for a link between the check and the write (the probe's network call
+/// sits between them) changes nothing credcheck touches.
+#[derive(Debug)]
+pub struct StateDir {
+    fd: OwnedFd,
+    path: PathBuf,
+    uid: u32,
+}
+
+impl StateDir {
+    /// Opens `path`, creating it (mode 0700) when missing, and trusts it only if it is a real
+    /// directory of `uid` that no one else may write.
+    pub fn open(path: &Path, uid: u32) -> Result<StateDir, Distrust> {
+        let fd = match open_dir(path) {
+            Err(Errno::NOENT) => {
+                create_dir(path)?;
+                open_dir(path)
+            }
+            other => other,
+        };
+        let fd = fd.map_err(|e| not_a_dir(path, e))?;
+        let st = fstat(&fd).map_err(|e| not_a_dir(path, e))?;
+        if !FileType::from_raw_mode(st.st_mode).is_dir() {
+            return Err(not_a_dir(path, Errno::NOTDIR));
+        }
+        if let Some(why) = unsafe_owner("state dir", path, &st, uid) {
+            return Err(Distrust::Dir(why));
+        }
+        Ok(StateDir {
+            fd,
+            path: path.to_path_buf(),
+            uid,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `key`'s entry, trusted only if the file is safe and sound at `now`.
+    pub fn load(&self, key: &Key, now: SystemTime, every: Duration) -> Loaded {
+        let name = key.file_name();
+        let path = self.path.join(&name);
+        let Ok(dir) = self.fd.try_clone() else {
+            return Loaded::Missing;
+        };
+        let uid = self.uid;
+        let shown = path.clone();
+        let read = crate::file::run_bounded(move || {
+            read_state(&dir, &name, &shown, uid).map_err(crate::file::FileError::Io)
+        });
+        match read {
+            Ok(Ok(bytes)) => parse(&path, &bytes, key, now, every),
+            Ok(Err(None)) => Loaded::Missing,
+            Ok(Err(Some(why))) => Loaded::Distrusted(Distrust::File(why)),
+            Err(e) => Loaded::Distrusted(Distrust::File(format!(
+                "state file {} cannot be read: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// Writes `entry` atomically: a new private temporary file (`O_CREAT | O_EXCL |
+    /// O_NOFOLLOW`, 0600) in the opened directory, then `renameat` over the old one. What is
+    /// written is what credcheck would print (`stored`).
+    pub fn save(&self, entry: &Entry) -> Result<(), Distrust> {
+        let failed = |e: Errno| match is_read_only(e) {
+            true => Distrust::ReadOnly(self.path.clone()),
+            false => Distrust::Dir(format!(
+                "state dir {} cannot be written: {}",
+                self.path.display(),
+                std::io::Error::from(e)
+            )),
+        };
+        let text = crate::output::render_json(entry);
+        let name = entry.key.file_name();
+        let tmp = format!(".{name}.{}.tmp", std::process::id());
+        let written = self
+            .write_new(&tmp, text.as_bytes())
+            .and_then(|_| renameat(&self.fd, tmp.as_str(), &self.fd, name.as_str()));
+        if written.is_err() {
+            let _ = unlinkat(&self.fd, tmp.as_str(), AtFlags::empty());
+        }
+        written.map_err(failed)
+    }
+
+    fn write_new(&self, name: &str, text: &[u8]) -> Result<(), Errno> {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let mode = Mode::from_raw_mode(0o600);
+        let fd = match openat(&self.fd, name, flags, mode) {
+            // A temporary file left by a killed run of the same pid: remove it, once.
+            Err(Errno::EXIST) => {
+                unlinkat(&self.fd, name, AtFlags::empty())?;
+                openat(&self.fd, name, flags, mode)?
+            }
+            other => other?,
+        };
+        let mut file = std::fs::File::from(fd);
+        let io = |e: std::io::Error| Errno::from_io_error(&e).unwrap_or(Errno::IO);
+        file.write_all(text).map_err(io)?;
+        file.sync_all().map_err(io)
+    }
+}
+
+/// `Ok(bytes)`; `Err(None)`: no such file; `Err(Some(why))`: a file not to be trusted.
+type StateRead = Result<Vec<u8>, Option<String>>;
+
+fn read_state(dir: &OwnedFd, name: &str, path: &Path, uid: u32) -> std::io::Result<StateRead> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = match openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(Err(None)),
+        Err(Errno::LOOP) => {
+            return Ok(Err(Some(format!(
+                "state file {} is a symbolic link",
+                path.display()
+            ))))
+        }
+        Err(e) => {
+            return Ok(Err(Some(format!(
+                "state file {} cannot be read: {}",
+                path.display(),
+                std::io::Error::from(e)
+            ))))
+        }
     };
-    if !dmeta.is_dir() {
-        let why = format!("state dir {} is not a directory", dir.display());
-        return Loaded::Distrusted(Distrust::Dir(why));
+    let st = fstat(&fd)?;
+    if !FileType::from_raw_mode(st.st_mode).is_file() {
+        let why = format!("state file {} is not a regular file", path.display());
+        return Ok(Err(Some(why)));
     }
-    if let Some(d) = unsafe_owner("state dir", dir, &dmeta, uid) {
-        return Loaded::Distrusted(d);
+    if let Some(why) = unsafe_owner("state file", path, &st, uid) {
+        return Ok(Err(Some(why)));
     }
-    let path = dir.join(key.file_name());
-    let Ok(fmeta) = std::fs::symlink_metadata(&path) else {
-        return Loaded::Missing;
-    };
-    if fmeta.file_type().is_symlink() {
-        let why = format!("state file {} is a symbolic link", path.display());
-        return Loaded::Distrusted(Distrust::File(why));
-    }
-    if let Some(d) = unsafe_owner("state file", &path, &fmeta, uid) {
-        return Loaded::Distrusted(d);
-    }
-    match crate::file::read(&path, STATE_CAP) {
-        Ok(bytes) => parse(&path, &bytes, key, now, every),
-        Err(e) => Loaded::Distrusted(Distrust::File(format!(
-            "state file {} cannot be read: {e}",
+    let mut bytes = Vec::new();
+    std::fs::File::from(fd)
+        .take(STATE_CAP + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > STATE_CAP {
+        return Ok(Err(Some(format!(
+            "state file {} is more than {STATE_CAP} bytes",
             path.display()
+        ))));
+    }
+    Ok(Ok(bytes))
+}
+
+fn open_dir(path: &Path) -> Result<OwnedFd, Errno> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    rustix::fs::open(path, flags, Mode::empty())
+}
+
+/// The missing directory, 0700 (its parents as `mkdir -p` makes them).
+fn create_dir(path: &Path) -> Result<(), Distrust> {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    match rustix::fs::mkdir(path, Mode::from_raw_mode(0o700)) {
+        Ok(()) | Err(Errno::EXIST) => Ok(()),
+        Err(e) if is_read_only(e) => Err(Distrust::ReadOnly(path.to_path_buf())),
+        Err(e) => Err(Distrust::Dir(format!(
+            "state dir {} cannot be created: {}",
+            path.display(),
+            std::io::Error::from(e)
         ))),
     }
+}
+
+fn not_a_dir(path: &Path, e: Errno) -> Distrust {
+    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let why = match e {
+        _ if link => format!("state dir {} is a symbolic link", path.display()),
+        Errno::NOTDIR | Errno::LOOP => format!("state dir {} is not a directory", path.display()),
+        e if is_read_only(e) => return Distrust::ReadOnly(path.to_path_buf()),
+        e => format!(
+            "state dir {} cannot be opened: {}",
+            path.display(),
+            std::io::Error::from(e)
+        ),
+    };
+    Distrust::Dir(why)
+}
+
+/// The key as it is stored: through the one writer's JSON form (`output::render_json`), so a
+/// name holding a registered secret is stored scrubbed, as it would be printed.
+fn stored_key(key: &Key) -> Option<Key> {
+    serde_json::from_str(&crate::output::render_json(key)).ok()
 }
 
 fn parse(path: &Path, bytes: &[u8], key: &Key, now: SystemTime, every: Duration) -> Loaded {
@@ -374,13 +572,16 @@ fn parse(path: &Path, bytes: &[u8], key: &Key, now: SystemTime, every: Duration)
     if entry.version != VERSION {
         return corrupt("another version");
     }
-    if entry.key != *key {
+    if Some(&entry.key) != stored_key(key).as_ref() {
         return corrupt("another key");
     }
     if !is_plausible(&entry, now, every) {
         return corrupt("impossible times");
     }
-    Loaded::Found(entry)
+    Loaded::Found(Entry {
+        key: key.clone(),
+        ..entry
+    })
 }
 
 /// Times a real run could have written: not in the future, due no later than the longest
@@ -392,50 +593,6 @@ fn is_plausible(e: &Entry, now: SystemTime, every: Duration) -> bool {
         && e.checked_at_ms <= now
         && e.due_at_ms >= e.checked_at_ms
         && e.due_at_ms - e.checked_at_ms <= longest
-}
-
-/// Writes `entry` atomically: a private temporary file in `dir`, then a rename over the old.
-/// Creates `dir` (0700) when missing. The stored line is scrubbed like any output.
-pub fn save(dir: &Path, entry: &Entry) -> Result<(), Distrust> {
-    let read_only = |e: std::io::Error| match e.raw_os_error() {
-        Some(13 | 30 | 1) => Distrust::ReadOnly(dir.to_path_buf()),
-        _ => Distrust::Dir(format!(
-            "state dir {} cannot be written: {e}",
-            dir.display()
-        )),
-    };
-    if std::fs::symlink_metadata(dir).is_err() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(read_only)?;
-    }
-    let mut stored = entry.clone();
-    stored.verdict.line = crate::secret::scrub(&stored.verdict.line).into_owned();
-    let text = serde_json::to_vec(&stored).unwrap_or_default();
-    let path = dir.join(entry.key.file_name());
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        entry.key.file_name(),
-        std::process::id()
-    ));
-    let written = write_new(&tmp, &text).and_then(|_| std::fs::rename(&tmp, &path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.map_err(read_only)
-}
-
-fn write_new(path: &Path, text: &[u8]) -> std::io::Result<()> {
-    let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text)?;
-    f.sync_all()
 }
 
 #[cfg(test)]
@@ -550,49 +707,107 @@ mod tests {
 
     #[test]
     fn state_round_trips_and_refuses_what_it_cannot_trust() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("credcheck");
         let uid = euid().unwrap();
         let k = key();
-        assert_eq!(load(&state, &k, uid, at(0), EVERY), Loaded::Missing);
+        let open = || StateDir::open(&state, uid).unwrap();
+        assert_eq!(open().load(&k, at(0), EVERY), Loaded::Missing);
         let e = after_probe(&k, None, ok(), Some(&seen("ok too-old")), at(0), EVERY);
-        save(&state, &e).unwrap();
+        open().save(&e).unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&state), 0o700);
         let file = state.join(k.file_name());
         assert_eq!(mode(&file), 0o600);
-        assert_eq!(
-            load(&state, &k, uid, at(30), EVERY),
-            Loaded::Found(e.clone())
-        );
+        assert_eq!(open().load(&k, at(30), EVERY), Loaded::Found(e.clone()));
         let why = |l: Loaded| match l {
             Loaded::Distrusted(d) => d.to_string(),
             other => panic!("trusted: {other:?}"),
         };
-        assert!(why(load(&state, &k, uid + 1, at(30), EVERY)).contains("belongs to uid"));
+        let other_user = StateDir::open(&state, uid + 1).unwrap_err();
+        assert!(
+            other_user.to_string().contains("belongs to uid"),
+            "{other_user}"
+        );
         std::fs::write(&file, b"{not json").unwrap();
-        assert!(why(load(&state, &k, uid, at(30), EVERY)).contains("corrupt"));
+        assert!(why(open().load(&k, at(30), EVERY)).contains("corrupt"));
         std::fs::write(&file, vec![b' '; 9000]).unwrap();
-        assert!(why(load(&state, &k, uid, at(30), EVERY)).contains("more than"));
-        save(&state, &e).unwrap();
+        assert!(why(open().load(&k, at(30), EVERY)).contains("more than"));
+        open().save(&e).unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(why(load(&state, &k, uid, at(30), EVERY)).contains("mode 0644"));
+        assert!(why(open().load(&k, at(30), EVERY)).contains("mode 0644"));
         let mut forged = e.clone();
         forged.due_at_ms += 365 * 24 * 3600 * 1000;
         std::fs::remove_file(&file).unwrap();
-        save(&state, &forged).unwrap();
-        assert!(why(load(&state, &k, uid, at(30), EVERY)).contains("impossible times"));
+        open().save(&forged).unwrap();
+        assert!(why(open().load(&k, at(30), EVERY)).contains("impossible times"));
         let mut other = k.clone();
         other.stream = "other".into();
-        assert_eq!(load(&state, &other, uid, at(30), EVERY), Loaded::Missing);
+        assert_eq!(open().load(&other, at(30), EVERY), Loaded::Missing);
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", &file).unwrap();
+        assert!(why(open().load(&k, at(30), EVERY)).contains("symbolic link"));
+    }
+
+    #[test]
+    fn a_directory_swapped_for_a_link_after_opening_is_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, moved, victim) = (
+            dir.path().join("credcheck"),
+            dir.path().join("moved"),
+            dir.path().join("victim"),
+        );
+        std::fs::create_dir(&victim).unwrap();
+        let uid = euid().unwrap();
+        let opened = StateDir::open(&state, uid).unwrap();
+        // The swap between the check and the write (the network call sits there).
+        std::fs::rename(&state, &moved).unwrap();
+        std::os::unix::fs::symlink(&victim, &state).unwrap();
+        let e = after_probe(&key(), None, ok(), Some(&seen("ok too-old")), at(0), EVERY);
+        opened.save(&e).unwrap();
+        assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+        assert!(moved.join(key().file_name()).is_file());
+        // Opened again, the link is refused.
+        let why = StateDir::open(&state, uid).unwrap_err().to_string();
+        assert!(why.contains("symbolic link"), "{why}");
+    }
+
+    #[test]
+    fn names_holding_a_registered_secret_are_stored_as_they_would_be_printed() {
+        let secret = "Zq7Stat3FileSecretXv9Lm2Np4";
+        crate::secret::register_secret(secret);
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(&dir.path().join("s"), euid().unwrap()).unwrap();
+        let mut k = key();
+        k.group = format!("/ecs/{secret}");
+        k.stream = "AKIAIOSFODNN7EXAMPLE".into();
+        let e = after_probe(&k, None, ok(), Some(&seen("ok too-old")), at(0), EVERY);
+        state.save(&e).unwrap();
+        let text = std::fs::read_to_string(state.path().join(k.file_name())).unwrap();
+        for window in secret.as_bytes().windows(8) {
+            let window = std::str::from_utf8(window).unwrap();
+            assert!(!text.contains(window), "{window} in {text}");
+        }
+        assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "{text}");
+        assert_eq!(state.load(&k, at(30), EVERY), Loaded::Found(e));
     }
 
     #[test]
     fn the_default_dir_follows_xdg_runtime_dir() {
         let env = Env::from_pairs([("XDG_RUNTIME_DIR", "/run/user/1000")], at(0));
-        assert_eq!(state_dir(None, &env), Path::new("/run/user/1000/credcheck"));
+        assert_eq!(
+            state_dir(None, &env, Some(1000)),
+            Path::new("/run/user/1000/credcheck")
+        );
         let env = Env::from_pairs([], at(0));
-        assert_eq!(state_dir(None, &env), Path::new(FALLBACK_DIR));
-        assert_eq!(state_dir(Some(Path::new("/s")), &env), Path::new("/s"));
+        assert_eq!(
+            state_dir(None, &env, Some(1000)),
+            Path::new("/tmp/credcheck-1000")
+        );
+        assert_eq!(
+            state_dir(Some(Path::new("/s")), &env, Some(0)),
+            Path::new("/s")
+        );
     }
 }

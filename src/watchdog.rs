@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 /// After the deadline: the run's own timeout fires at +100 ms; this is the backstop, inside
 /// the promised +250 ms.
 const GRACE: Duration = Duration::from_millis(200);
-/// How long to let the main thread finish a report it already started writing.
-const WRITING_GRACE: Duration = Duration::from_millis(40);
+/// How long to let the main thread finish a report it already started writing (to a reader
+/// that keeps reading, a report of any size takes milliseconds).
+const WRITING_GRACE: Duration = Duration::from_secs(2);
 
 /// Starts the watchdog thread; it does nothing if the run ends first (`main` exits).
 pub fn start(settings: &Settings, env: &Env, started: Instant) {
@@ -28,9 +29,10 @@ pub fn start(settings: &Settings, env: &Env, started: Instant) {
 
 fn fire(settings: &Settings, env: &Env, started: Instant, at: Instant) {
     std::thread::sleep(at.saturating_duration_since(Instant::now()));
-    if output::is_claimed() {
-        std::thread::sleep(WRITING_GRACE);
-        std::process::exit(crate::error::exit::PROBLEM);
+    if output::take_over() == output::TakeOver::Wait {
+        // Whole, or not at all: the main thread's report is on its way out.
+        let code = output::wait_finished(WRITING_GRACE);
+        std::process::exit(code.unwrap_or(crate::error::exit::PROBLEM));
     }
     let budget = Budget::since(started, settings.deadline, settings.timeout);
     let error = crate::run::deadline_error(settings.deadline);

@@ -13,6 +13,9 @@ use std::time::Duration;
 const GROUP: &str = "/ecs/logs/sample-test";
 const TARGET: &str = "/ecs/logs/sample-test:webapp";
 const COVERING: &str = "arn:aws:logs:ap-northeast-1:123456789012:log-group:/ecs/logs/sample-test:*";
+/// A first health probe of a C-plugin output: exactly the plugin's own calls, each in its
+/// harmless form (the too-old event; CreateLogStream on the stream that exists).
+const FIRST: [&str; 2] = ["PutLogEvents", "CreateLogStream"];
 const TYPO: &str = "arn:aws:logs:ap-northeast-1:123456789012:log-group:/ecs/logs/sample-tset:*";
 
 fn allowed(resource: &str) -> fake::Plan {
@@ -134,7 +137,7 @@ fn health_with_firelens_outputs_is_cached_too() {
     };
     let (first, ops) = run();
     healthy(&first);
-    assert_eq!(ops, ["PutLogEvents"], "{first}");
+    assert_eq!(ops, FIRST, "{first}");
     let (second, ops) = run();
     healthy(&second);
     assert_eq!(ops, Vec::<String>::new(), "{second}");
@@ -148,11 +151,10 @@ fn a_second_run_within_probe_every_sends_nothing_to_the_logs_endpoint() {
     let (first, ops) = rig.health(&logs, &[]);
     healthy(&first);
     assert_eq!(
-        ops,
-        ["PutLogEvents"],
-        "the health probe is the too-old PutLogEvents alone"
+        ops, FIRST,
+        "the first health probe sends exactly the C plugin's own calls, harmlessly"
     );
-    assert!(first.stdout.contains("logs ok 1/1"), "{first}");
+    assert!(first.stdout.contains("logs deliverable 1/1"), "{first}");
     let (second, ops) = rig.health(&logs, &[]);
     healthy(&second);
     assert_eq!(ops, Vec::<String>::new(), "{second}");
@@ -200,7 +202,7 @@ fn a_policy_change_is_seen_after_the_interval_and_not_before() {
     assert_eq!(
         ops,
         ["PutLogEvents"],
-        "one call: the refresh's answer is the verdict"
+        "one call: the refresh's answer is sent once, and a denial settles the full probe"
     );
     // The denial is now the stored verdict, reused without a call.
     let (again, ops) = rig.health(&typo, &[]);
@@ -227,6 +229,27 @@ fn throttling_keeps_the_last_verdict_and_is_never_retried() {
     );
 }
 
+/// A 503, a refused connection or a timeout proves nothing: that run is unhealthy (ECS's own
+/// `retries` decide), nothing is stored, and the next run probes again (issue 20: a blip
+/// must never be replayed red for a whole --probe-every across a fleet).
+#[test]
+fn a_transient_failure_is_never_cached_red() {
+    let rig = Rig::new();
+    let failing = Fake::start(allowed(COVERING).fault(Some("PutLogEvents"), Fault::ServerError));
+    let (out, ops) = rig.health(&failing, &[]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stdout.contains("[logs-unavailable]"), "{out}");
+    assert_eq!(ops, ["PutLogEvents"]);
+    assert!(
+        std::fs::read_dir(rig.dir()).map_or(true, |d| d.count() == 0),
+        "nothing stored"
+    );
+    let ok = Fake::start(allowed(COVERING));
+    let (out, ops) = rig.health(&ok, &[]);
+    healthy(&out);
+    assert_eq!(ops, FIRST, "{out}");
+}
+
 #[test]
 fn a_corrupt_state_file_is_not_trusted_and_is_replaced() {
     let rig = Rig::new();
@@ -237,7 +260,7 @@ fn a_corrupt_state_file_is_not_trusted_and_is_replaced() {
     healthy(&out);
     assert!(out.stdout.contains("is corrupt"), "{out}");
     assert_eq!(out.stdout.lines().count(), 1, "{out}");
-    assert_eq!(ops, ["PutLogEvents"]);
+    assert_eq!(ops, FIRST);
     let (out, ops) = rig.health(&logs, &[]);
     assert!(ops.is_empty() && !out.stdout.contains("corrupt"), "{out}");
 }
@@ -252,12 +275,12 @@ fn a_state_file_of_another_user_is_not_trusted() {
     let (out, ops) = rig.health(&logs, &[]);
     healthy(&out);
     assert!(out.stdout.contains("belongs to uid 65534"), "{out}");
-    assert_eq!(ops, ["PutLogEvents"]);
+    assert_eq!(ops, FIRST);
     // A state dir open to others is refused as a whole: nothing read, nothing written.
     std::fs::set_permissions(rig.dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let (out, ops) = rig.health(&logs, &[]);
     assert!(out.stdout.contains("has mode 0777, not 0700"), "{out}");
-    assert_eq!(ops, ["PutLogEvents"]);
+    assert_eq!(ops, FIRST);
 }
 
 /// A read-only state dir (a read-only root filesystem): a tmpfs mounted read-only over it in
@@ -294,7 +317,7 @@ fn a_read_only_state_dir_is_said_once_and_every_run_probes() {
             "{out}"
         );
         assert!(out.stdout.contains("tmpfs"), "{out}");
-        assert_eq!(logs.operations(), ["PutLogEvents"], "{out}");
+        assert_eq!(logs.operations(), FIRST, "{out}");
     }
     assert_eq!(std::fs::read_dir(rig.dir()).unwrap().count(), 0);
 }
@@ -337,8 +360,8 @@ fn the_fluent_bit_config_health_check_is_cached_too() {
     };
     let (first, ops) = run();
     healthy(&first);
-    assert!(first.stdout.contains("logs ok 1/1"), "{first}");
-    assert_eq!(ops, ["PutLogEvents"], "{first}");
+    assert!(first.stdout.contains("logs deliverable 1/1"), "{first}");
+    assert_eq!(ops, FIRST, "{first}");
     let (second, ops) = run();
     healthy(&second);
     assert!(ops.is_empty(), "{second}");
@@ -346,7 +369,8 @@ fn the_fluent_bit_config_health_check_is_cached_too() {
 }
 
 /// The state file holds verdicts, keys and timestamps: a secret quoted back by the endpoint
-/// (here the session token, in an error body) is stored scrubbed, like any output.
+/// (here the session token, in an error body) never reaches it. Such an answer proves
+/// nothing either way, so nothing is stored at all and the next run asks again.
 #[test]
 fn the_state_file_never_holds_a_secret() {
     let rig = Rig::new();
@@ -359,18 +383,92 @@ fn the_state_file_never_holds_a_secret() {
     let logs = Fake::start(allowed(COVERING).fault(None, fault));
     let (out, _) = rig.health(&logs, &[]);
     assert_eq!(out.code, 1, "{out}");
-    let text = std::fs::read_to_string(rig.state_file()).unwrap();
-    assert!(
-        text.contains("logs-bad-response"),
-        "the verdict is stored: {text}"
-    );
-    for needle in [peer::CANARY_TOKEN, peer::CANARY_SECRET] {
-        for window in needle.as_bytes().windows(8) {
-            let window = std::str::from_utf8(window).unwrap();
-            assert!(
-                !text.contains(window),
-                "{window:?} in the state file: {text}"
-            );
+    assert!(out.stdout.contains("logs-bad-response"), "{out}");
+    let (again, ops) = rig.health(&logs, &[]);
+    assert_eq!(again.code, 1, "{again}");
+    assert_eq!(ops, ["PutLogEvents"], "not cached: asked again");
+    for entry in std::fs::read_dir(rig.dir()).into_iter().flatten() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        for needle in [peer::CANARY_TOKEN, peer::CANARY_SECRET] {
+            for window in needle.as_bytes().windows(8) {
+                let window = std::str::from_utf8(window).unwrap();
+                assert!(!text.contains(window), "{window:?} in the state: {text}");
+            }
         }
     }
+}
+
+/// The state dir raced (issue 21): while health runs in a loop, another thread keeps swapping
+/// the state dir for a link to a directory credcheck must never write (root's own, mode 0700,
+/// so only the link, not an owner check, stands between). The directory is opened once with
+/// O_NOFOLLOW and written relative to that descriptor, so the victim stays empty whichever
+/// moment the swap lands on: before the open (the link is refused), or between the check and
+/// the write (the write goes to the directory that was opened).
+#[test]
+fn a_state_dir_swapped_for_a_link_mid_run_is_never_written_through() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let rig = Rig::new();
+    let logs = Fake::start(allowed(COVERING));
+    let (dir, saved) = (rig.dir(), rig.state.path().join("saved"));
+    let victim = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(victim.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let stop = AtomicBool::new(false);
+    let swaps = AtomicUsize::new(0);
+    let (mut refused, runs) = (0, 60);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let swapped = std::fs::rename(&dir, &saved).is_ok()
+                    && std::os::unix::fs::symlink(victim.path(), &dir).is_ok();
+                std::thread::yield_now();
+                if swapped
+                    && std::fs::remove_file(&dir).is_ok()
+                    && std::fs::rename(&saved, &dir).is_ok()
+                {
+                    swaps.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                // A run created the dir in the gap: start again from a clean state.
+                for p in [&dir, &saved] {
+                    let _ = std::fs::remove_file(p).or_else(|_| std::fs::remove_dir_all(p));
+                }
+                let _ = std::fs::DirBuilder::new().create(&dir);
+                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+            }
+        });
+        for _ in 0..runs {
+            let (out, _) = rig.health(&logs, &["--probe-every", "0s"]);
+            assert!([0, 1].contains(&out.code), "{out}");
+            refused += usize::from(out.stdout.contains("is a symbolic link"));
+            let written: Vec<_> = std::fs::read_dir(victim.path()).unwrap().collect();
+            assert!(
+                written.is_empty(),
+                "credcheck wrote through the link: {written:?}\n{out}"
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    support::say!(
+        "state dir race: {runs} health runs, {} swaps, {refused} runs refused the link, 0 files in the victim",
+        swaps.load(Ordering::Relaxed)
+    );
+}
+
+/// The default state dir is per user: `/tmp/credcheck-<uid>` without XDG_RUNTIME_DIR.
+#[test]
+fn the_default_state_dir_is_per_user() {
+    let rig = Rig::new();
+    let logs = Fake::start(allowed(COVERING));
+    let mut cmd = rig.with_env(support::cmd(), &logs);
+    cmd.args(["health", "--logs-to", TARGET, "--probe-every", "0s"]);
+    healthy(&cmd.run());
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
+        .unwrap();
+    let dir = PathBuf::from(format!("/tmp/credcheck-{uid}"));
+    let meta = std::fs::symlink_metadata(&dir).unwrap();
+    assert!(
+        meta.is_dir() && meta.permissions().mode() & 0o077 == 0,
+        "{meta:?}"
+    );
 }

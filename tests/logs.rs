@@ -149,10 +149,8 @@ fn seed_config_and_policy_deliver() {
     let p = start(existing());
     let (out, v) = p.json(&["--fluent-bit-config", &seed_config()]);
     assert_eq!(out.code, 0, "{out}");
-    assert_eq!(
-        p.logs.operations(),
-        ["DescribeLogStreams", "PutLogEvents", "CreateLogStream"]
-    );
+    // The C plugin's own calls, each in its harmless form; never DescribeLogStreams.
+    assert_eq!(p.logs.operations(), ["PutLogEvents", "CreateLogStream"]);
     assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "allowed");
     assert_eq!(
         verdict(&v, "logs:CreateLogStream", STREAM_ARN),
@@ -162,12 +160,17 @@ fn seed_config_and_policy_deliver() {
         verdict(&v, "logs:CreateLogGroup", GROUP_ARN).0,
         "not-needed"
     );
-    assert_eq!(
-        verdict(&v, "logs:DescribeLogStreams", GROUP_ARN).0,
-        "not-needed"
+    assert!(
+        !v["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["action"] == "logs:DescribeLogStreams"),
+        "the C plugin never calls DescribeLogStreams: {v}"
     );
     let o = &v["log_outputs"][0];
-    assert_eq!(o["delivery"], "ok");
+    assert_eq!(o["delivery"], "deliverable");
+    assert_eq!(o["evidence"], "probe");
     assert_eq!(
         (o["group_exists"].as_bool(), o["stream_exists"].as_bool()),
         (Some(true), Some(true))
@@ -196,17 +199,19 @@ fn seed_policy_with_a_typo_is_denied_naming_the_action_and_arn() {
     let p = start(seed_policy(true).group(GROUP, &["webapp"]));
     let (out, v) = p.json(&["--fluent-bit-config", &seed_config()]);
     assert_eq!(out.code, 1, "{out}");
-    assert_eq!(codes(&v, "errors"), ["logs-delivery-denied"; 3]);
+    assert_eq!(codes(&v, "errors"), ["logs-delivery-denied"]);
     assert_eq!(
         verdict(&v, "logs:PutLogEvents", STREAM_ARN),
         ("denied".into(), "probe".into(), Some("implicit".into()))
     );
+    // PutLogEvents' refusal says nothing of CreateLogStream, and what exists is not known,
+    // so CreateLogStream (which could create the stream) is not sent: unverified, not inferred.
     assert_eq!(
         verdict(&v, "logs:CreateLogStream", STREAM_ARN).0,
-        "likely-denied"
+        "unverified"
     );
     assert_eq!(v["log_outputs"][0]["delivery"], "blocked");
-    assert_eq!(p.logs.operations(), ["DescribeLogStreams", "PutLogEvents"]);
+    assert_eq!(p.logs.operations(), ["PutLogEvents"]);
     let text = p.text(&["--fluent-bit-config", &seed_config()]);
     assert_eq!(text.code, 1);
     assert!(
@@ -235,7 +240,7 @@ fn the_seed_story_in_yaml_is_judged_the_same_both_ways() {
     assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "allowed");
     assert_eq!(verdict(&v, "logs:CreateLogStream", STREAM_ARN).0, "allowed");
     let o = &v["log_outputs"][0];
-    assert_eq!(o["delivery"], "ok");
+    assert_eq!(o["delivery"], "deliverable");
     assert!(
         o["from"].as_str().unwrap().ends_with("extra.yaml:10"),
         "{o}"
@@ -251,30 +256,34 @@ fn the_seed_story_in_yaml_is_judged_the_same_both_ways() {
 }
 
 #[test]
-fn first_start_with_a_missing_group_is_judged_by_proxy_and_creates_nothing() {
+fn first_start_with_a_missing_group_is_unverified_and_creates_nothing() {
     let p = start(seed_policy(false));
     let (out, v) = p.json(&["--fluent-bit-config", &seed_config()]);
-    assert_eq!(out.code, 0, "{out}");
-    assert_eq!(p.logs.operations(), ["DescribeLogStreams", "PutLogEvents"]);
-    assert_eq!(
-        verdict(&v, "logs:CreateLogGroup", GROUP_ARN),
-        ("likely-allowed".into(), "proxy".into(), None)
-    );
-    assert_eq!(
-        verdict(&v, "logs:PutLogEvents", STREAM_ARN).0,
-        "likely-allowed"
-    );
+    assert_eq!(out.code, 4, "{out}");
+    // CreateLogStream in a missing group creates nothing (ResourceNotFound), so it is sent;
+    // CreateLogGroup would create the group, so it is not.
+    assert_eq!(p.logs.operations(), ["PutLogEvents", "CreateLogStream"]);
+    assert_eq!(verdict(&v, "logs:CreateLogStream", STREAM_ARN).0, "allowed");
+    let (verdict_, basis, reason) = verdict(&v, "logs:CreateLogGroup", GROUP_ARN);
+    assert_eq!((verdict_.as_str(), basis.as_str()), ("unverified", "config"));
+    assert!(reason.unwrap().contains("--simulate"), "{v}");
+    assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "allowed");
     assert_eq!(v["log_outputs"][0]["group_exists"], false);
-    assert_eq!(v["log_outputs"][0]["delivery"], "unknown");
-    assert_eq!(codes(&v, "warnings"), ["logs-delivery-unknown"]);
+    assert_eq!(v["log_outputs"][0]["delivery"], "unverified");
+    assert_eq!(codes(&v, "errors"), ["logs-delivery-unverified"]);
+    let health = p
+        .cmd(&["health", "--fluent-bit-config", &seed_config()])
+        .run();
+    assert_eq!(health.code, 1, "unverified is never healthy: {health}");
+    assert!(health.stdout.contains("[logs-delivery-unverified]"), "{health}");
 }
 
 #[test]
-fn logs_to_a_missing_group_without_auto_create_warns_and_health_fails() {
+fn logs_to_a_missing_group_without_auto_create_is_blocked_and_health_fails() {
     let p = start(seed_policy(false));
     let (out, v) = p.json(&["--logs-to", "/ecs/logs/sample-test:webapp"]);
-    assert_eq!(out.code, 0, "{out}");
-    assert!(codes(&v, "warnings").contains(&"logs-group-missing".to_string()));
+    assert_eq!(out.code, 1, "{out}");
+    assert!(codes(&v, "errors").contains(&"logs-group-missing".to_string()));
     assert_eq!(v["log_outputs"][0]["delivery"], "blocked");
     let health = p
         .cmd(&["health", "--logs-to", "/ecs/logs/sample-test:webapp"])
@@ -283,7 +292,7 @@ fn logs_to_a_missing_group_without_auto_create_warns_and_health_fails() {
     assert!(
         health
             .stdout
-            .starts_with("unhealthy: logs cannot reach /ecs/logs/sample-test:webapp"),
+            .starts_with("unhealthy: the log group /ecs/logs/sample-test does not exist"),
         "{health}"
     );
     assert!(health.stdout.contains("[logs-group-missing]"), "{health}");
@@ -308,23 +317,31 @@ fn health_says_which_action_is_denied_on_which_arn() {
         .cmd(&["health", "--fluent-bit-config", &seed_config()])
         .run();
     assert_eq!(out.code, 0, "{out}");
-    assert!(out.stdout.contains("logs ok 1/1"), "{out}");
+    assert!(out.stdout.contains("logs deliverable 1/1"), "{out}");
     assert_eq!(out.stdout.lines().count(), 1);
 }
 
 #[test]
-fn can_answers_an_exact_action_and_says_unknown_for_others() {
+fn can_answers_an_exact_action_and_says_unverified_for_others() {
     let p = start(existing());
     let can = format!("logs:PutLogEvents={STREAM_ARN}");
-    let other = "s3:GetObject=arn:aws:s3:::bucket/key";
-    let (out, v) = p.json(&["--can", &can, "--can", other]);
+    let (out, v) = p.json(&["--can", &can]);
     assert_eq!(out.code, 0, "{out}");
     assert_eq!(p.logs.operations(), ["PutLogEvents"]);
     assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "allowed");
+    let other = "s3:GetObject=arn:aws:s3:::bucket/key";
+    let (out, v) = p.json(&["--can", &can, "--can", other]);
+    assert_eq!(out.code, 4, "{out}");
     assert_eq!(
         verdict(&v, "s3:GetObject", "arn:aws:s3:::bucket/key").0,
-        "unknown"
+        "unverified"
     );
+    assert_eq!(codes(&v, "errors"), ["action-unverified"]);
+    // A group-level PutLogEvents ARN names no stream: nothing exact can be sent.
+    let group_level = format!("logs:PutLogEvents={GROUP_ARN}");
+    let health = p.cmd(&["health", "--can", &group_level]).run();
+    assert_eq!(health.code, 1, "{health}");
+    assert!(health.stdout.contains("[action-unverified]"), "{health}");
     let wrong = STREAM_ARN.replace("sample-test", "sample-tset");
     let (out, v) = p.json(&["--can", &format!("logs:PutLogEvents={wrong}")]);
     assert_eq!(out.code, 1, "{out}");
@@ -344,7 +361,7 @@ fn the_go_plugin_describes_first_and_creates_the_existing_group() {
     assert_eq!(out.code, 0, "{out}");
     assert_eq!(
         p.logs.operations(),
-        ["DescribeLogStreams", "PutLogEvents", "CreateLogGroup"]
+        ["PutLogEvents", "DescribeLogStreams", "CreateLogGroup"]
     );
     assert_eq!(
         verdict(&v, "logs:DescribeLogStreams", GROUP_ARN).0,
@@ -393,7 +410,7 @@ fn simulate_gives_exact_verdicts_and_only_describes() {
         assert_eq!(out.code, 0, "{out}");
         assert_eq!(
             p.logs.operations(),
-            ["SimulatePrincipalPolicy", "DescribeLogStreams"]
+            ["SimulatePrincipalPolicy", "PutLogEvents"]
         );
         assert_eq!(
             verdict(&v, "logs:PutLogEvents", STREAM_ARN),
@@ -428,12 +445,7 @@ fn simulate_refused_falls_back_to_the_probes_once() {
         assert_eq!(codes(&v, "warnings"), [code]);
         assert_eq!(
             p.logs.operations(),
-            [
-                "SimulatePrincipalPolicy",
-                "DescribeLogStreams",
-                "PutLogEvents",
-                "CreateLogStream"
-            ]
+            ["SimulatePrincipalPolicy", "PutLogEvents", "CreateLogStream"]
         );
         assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).1, "probe");
     }
@@ -475,7 +487,7 @@ fn firelens_reads_the_awsfirelens_log_options() {
             .contains("container webapp"),
         "{v}"
     );
-    assert_eq!(v["log_outputs"][0]["delivery"], "ok");
+    assert_eq!(v["log_outputs"][0]["delivery"], "deliverable");
 }
 
 #[test]
@@ -540,22 +552,21 @@ fn requests_are_signed_for_logs_in_the_region_and_carry_the_session_token() {
     }
 }
 
+/// The plugin always speaks TLS to `endpoint` as a host name and strips only `https://`
+/// (plugins/out_cloudwatch_logs; ../shared/fluent-bit/README.md): an `http://` endpoint
+/// cannot work, and credcheck says so instead of probing a plain-HTTP URL the router never
+/// uses. (The TLS endpoint with its `port` is exercised against the real router in
+/// tests/router.rs.)
 #[test]
-fn the_plugins_endpoint_wins_over_the_environment() {
+fn an_http_plugin_endpoint_is_a_config_that_cannot_work() {
     let p = start(existing());
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("out.conf");
     std::fs::write(&conf, format!("[OUTPUT]\n Name cloudwatch_logs\n region ap-northeast-1\n endpoint {}\n log_group_name {GROUP}\n log_stream_name webapp\n", p.logs.url())).unwrap();
-    let mut cmd = p.cmd(&[
-        "--format",
-        "json",
-        "--fluent-bit-config",
-        &conf.to_string_lossy(),
-    ]);
-    cmd.env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "http://127.0.0.1:9");
-    let (out, v) = cmd.run_json();
-    assert_eq!(out.code, 0, "{out}");
-    assert_eq!(v["log_outputs"][0]["delivery"], "ok");
+    let (out, v) = p.json(&["--fluent-bit-config", &conf.to_string_lossy()]);
+    assert_eq!(out.code, 2, "{out}");
+    assert_eq!(codes(&v, "errors"), ["logs-endpoint"]);
+    assert!(p.logs.operations().is_empty());
 }
 
 #[test]
@@ -610,7 +621,8 @@ fn the_docker_log_router_health_check_runs() {
     let out = ok.cmd(&args).run();
     assert_eq!(out.code, 0, "{out}");
     assert!(
-        out.stdout.starts_with("healthy: container-role ") && out.stdout.contains("logs ok 1/1"),
+        out.stdout.starts_with("healthy: container-role ")
+            && out.stdout.contains("logs deliverable 1/1"),
         "{out}"
     );
     let typo = start(seed_policy(true).group(GROUP, &["webapp"]));
@@ -872,10 +884,12 @@ fn moto_signed_probe_allows_with_resource_star() {
         ("allowed".into(), "probe".into(), None)
     );
     assert_eq!(verdict(&v, "logs:CreateLogStream", STREAM_ARN).0, "allowed");
-    assert_eq!(v["log_outputs"][0]["delivery"], "ok");
+    assert_eq!(v["log_outputs"][0]["delivery"], "deliverable");
+    // moto says "The specified log group does not exist." to PutLogEvents, as AWS does.
     let (out, v) = credcheck_on_moto(&moto, &role, &["--logs-to", "/ecs/logs/missing:webapp"]);
-    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.code, 1, "{out}");
     assert_eq!(v["log_outputs"][0]["group_exists"], false);
+    assert_eq!(v["log_outputs"][0]["delivery"], "blocked");
 }
 
 #[test]
@@ -888,7 +902,8 @@ fn moto_denies_an_action_the_policy_lacks() {
     let (out, v) = credcheck_on_moto(&moto, &role, &["--fluent-bit-config", &seed_config()]);
     assert_eq!(out.code, 1, "{out}");
     assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "denied");
-    assert_eq!(verdict(&v, "logs:CreateLogStream", STREAM_ARN).0, "allowed");
+    // Nothing says the stream exists, so CreateLogStream (which could create it) is not sent.
+    assert_eq!(verdict(&v, "logs:CreateLogStream", STREAM_ARN).0, "unverified");
 }
 
 /// moto gap 1: it never evaluates the Resource of a logs policy, so the seed's exact policy is

@@ -67,7 +67,7 @@ const NOT_RUN: &[(&str, &str)] = &[
 const SHELL_FENCES: [&str; 4] = ["sh", "bash", "shell", "console"];
 
 /// Exit codes credcheck documents outside wrapper mode (2 is usage or configuration).
-const DOCUMENTED_CODES: [i32; 4] = [0, 1, 2, 3];
+const DOCUMENTED_CODES: [i32; 5] = [0, 1, 2, 3, 4];
 
 /// The line clap ends a usage error with: an example whose flags do not parse as written.
 const USAGE_ERROR: &str = "For more information, try '--help'";

@@ -112,6 +112,13 @@ fn credcheck() -> &'static str {
     env!("CARGO_BIN_EXE_credcheck")
 }
 
+/// credcheck where uid 65534 can exec it (a copy when the checkout is under a private folder).
+fn credcheck_for_others() -> String {
+    crate::support::runnable_by_others(std::path::Path::new(credcheck()))
+        .display()
+        .to_string()
+}
+
 // ---- the report of another process ----------------------------------------------
 
 #[test]
@@ -418,10 +425,11 @@ fn pid_not_in_credchecks_pid_namespace() {
 fn pid_environ_of_another_user_is_denied() {
     let app = App::sleeping(&[("AWS_EC2_METADATA_DISABLED", "true")]);
     let pid = app.pid().to_string();
+    let bin = credcheck_for_others();
     let mut c = TestCmd::new("/usr/bin/setpriv");
     c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"]);
     let out = c
-        .args([credcheck(), "--pid", &pid, "--format", "json"])
+        .args([bin.as_str(), "--pid", &pid, "--format", "json"])
         .run();
     out.assert_code(2);
     let report = out.json();
@@ -436,7 +444,7 @@ fn pid_environ_of_another_user_is_denied() {
     let mut health = TestCmd::new("/usr/bin/setpriv");
     health.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"]);
     health
-        .args([credcheck(), "health", "--pid", &pid])
+        .args([bin.as_str(), "health", "--pid", &pid])
         .run()
         .assert_code(1);
 }

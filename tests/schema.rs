@@ -61,21 +61,25 @@ struct LogOutput {
     region: String,
     group: String,
     stream: String,
+    names: Names,
     group_exists: Option<bool>,
     stream_exists: Option<bool>,
     delivery: String,
+    evidence: String,
+    why: Option<String>,
 }
 
-const VERDICTS: [&str; 7] = [
-    "allowed",
-    "denied",
-    "likely-allowed",
-    "likely-denied",
-    "not-needed",
-    "unknown",
-    "error",
-];
-const BASES: [&str; 4] = ["probe", "proxy", "simulator", "config"];
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Names {
+    group: String,
+    stream: String,
+}
+
+const VERDICTS: [&str; 5] = ["allowed", "denied", "not-needed", "unverified", "error"];
+const BASES: [&str; 4] = ["probe", "counters", "simulator", "config"];
+const DELIVERIES: [&str; 3] = ["deliverable", "blocked", "unverified"];
 
 /// Whose environment was evaluated (`--pid`); null for credcheck's own.
 #[allow(dead_code)]
@@ -182,7 +186,7 @@ const TYPES: [&str; 9] = [
 pub fn assert_schema(v: &Value) {
     let report: Report = serde_json::from_value(v.clone())
         .unwrap_or_else(|e| panic!("report does not match the schema: {e}\n{v}"));
-    assert_eq!(report.schema_version, 1);
+    assert_eq!(report.schema_version, 2);
     let order: Vec<&str> = report
         .providers
         .iter()
@@ -222,9 +226,15 @@ pub fn assert_schema(v: &Value) {
     }
     for o in &report.log_outputs {
         assert!(
-            ["ok", "blocked", "unknown"].contains(&o.delivery.as_str()),
+            DELIVERIES.contains(&o.delivery.as_str()),
             "delivery {}",
             o.delivery
+        );
+        assert!(BASES.contains(&o.evidence.as_str()), "evidence {}", o.evidence);
+        assert_eq!(
+            o.why.is_some(),
+            o.delivery != "deliverable",
+            "a blocked or unverified output says why: {o:?}"
         );
     }
     if let Some(key) = &report.access_key_id {

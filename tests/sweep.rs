@@ -732,7 +732,7 @@ fn assert_promise(what: &str, out: &Output, format: &str, health: bool) {
         "{what}: crashed\n{}",
         brief(out)
     );
-    let documented: &[i32] = if health { &[0, 1] } else { &[0, 1, 2, 3] };
+    let documented: &[i32] = if health { &[0, 1] } else { &[0, 1, 2, 3, 4] };
     assert!(
         documented.contains(&out.code),
         "{what}: undocumented exit\n{}",

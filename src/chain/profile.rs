@@ -471,3 +471,32 @@ fn is_transport(text: &str) -> bool {
     .iter()
     .any(|s| text.contains(s))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// aws-config is the oracle (issue 21): `AWS_CONFIG_FILE=/dev/null` is an empty file for
+    /// its loader, and so for credcheck (botocore's answer: tests/conformance/botocore.rs).
+    #[tokio::test]
+    async fn dev_null_profile_files_are_empty_for_aws_config_and_for_credcheck() {
+        let vars = [
+            (CONFIG_FILE, "/dev/null"),
+            (CREDENTIALS_FILE, "/dev/null"),
+            ("HOME", "/nonexistent"),
+        ];
+        let oracle = aws_config::profile::load(
+            &aws_types::os_shim_internal::Fs::real(),
+            &aws_types::os_shim_internal::Env::from_slice(&vars),
+            &EnvConfigFiles::default(),
+            None,
+        )
+        .await
+        .expect("aws-config reads /dev/null");
+        assert_eq!(oracle.profiles().count(), 0);
+        let env = Env::from_pairs(vars, std::time::SystemTime::now());
+        let ours = Profiles::load(&env).await;
+        assert!(ours.unreadable.is_none(), "{:?}", ours.unreadable);
+        assert_eq!(ours.set.as_ref().map(|s| s.profiles().count()), Ok(0));
+    }
+}

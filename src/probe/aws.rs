@@ -6,11 +6,11 @@
 //! Reads (through `Env`): AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL_IAM,
 //! AWS_ENDPOINT_URL, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
 
-use super::plan::{dns_suffix, partition};
 use crate::chain::Creds;
 use crate::env::Env;
 use crate::http::Url;
 use crate::http::{self, Budget, FetchError, Fetched, HeaderValue, Request};
+use crate::region::Region;
 use crate::secret::Secret;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
@@ -20,6 +20,7 @@ use std::time::SystemTime;
 
 pub const ENDPOINT_URL_LOGS: &str = "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS";
 pub const ENDPOINT_URL_IAM: &str = "AWS_ENDPOINT_URL_IAM";
+pub const ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
 pub const ENDPOINT_URL: &str = crate::sdk::ENDPOINT_URL;
 pub const IGNORE_ENDPOINT_URLS: &str = crate::sdk::IGNORE_ENDPOINT_URLS;
 
@@ -32,60 +33,93 @@ pub struct Endpoint {
     pub signing_region: String,
 }
 
-fn configured(env: &Env, service_var: &str) -> Option<String> {
+/// The configured endpoint, and the variable it came from.
+fn configured(env: &Env, service_var: &'static str) -> Option<(String, &'static str)> {
     if env.is_true(IGNORE_ENDPOINT_URLS) {
         return None;
     }
-    env.non_blank(service_var)
-        .or_else(|| env.non_blank(ENDPOINT_URL))
-        .map(|s| s.trim().to_string())
+    [service_var, ENDPOINT_URL]
+        .into_iter()
+        .find_map(|var| env.non_blank(var).map(|s| (s.trim().to_string(), var)))
 }
 
-fn parse_url(raw: &str) -> Result<Url, String> {
+/// An http(s) URL with a host and no user name or password; `source` names where it came from.
+fn parse_url(raw: &str, source: &str) -> Result<Url, String> {
+    crate::sdk::ensure_no_userinfo(raw, source).map_err(|e| e.message)?;
     let with_scheme = match raw.contains("://") {
         true => raw.to_string(),
         false => format!("https://{raw}"),
     };
     let url = Url::parse(&with_scheme).map_err(|e| {
         format!(
-            "the endpoint {:?} is not a URL: {e}",
+            "the endpoint {:?} ({source}) is not a URL: {e}",
             crate::secret::sanitize_foreign(raw, 80)
         )
     })?;
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(url),
         _ => Err(format!(
-            "the endpoint {:?} is not an http(s) URL with a host",
+            "the endpoint {:?} ({source}) is not an http(s) URL with a host",
             crate::secret::sanitize_foreign(raw, 80)
         )),
     }
 }
 
 /// CloudWatch Logs: the plugin's `endpoint`, else AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, else
-/// AWS_ENDPOINT_URL, else `https://logs.REGION.amazonaws.com` (`.com.cn` in China).
-pub fn logs_endpoint(env: &Env, region: &str, plugin: Option<&str>) -> Result<Endpoint, String> {
-    let raw = plugin
-        .map(str::to_string)
+/// AWS_ENDPOINT_URL, else `https://logs.REGION.amazonaws.com` (`.com.cn` in China), the host
+/// built by [`Region::host`] and nothing else.
+pub fn logs_endpoint(env: &Env, region: &Region, plugin: Option<&str>) -> Result<Endpoint, String> {
+    let url = match plugin
+        .map(|p| (p.to_string(), "the output's endpoint"))
         .or_else(|| configured(env, ENDPOINT_URL_LOGS))
-        .unwrap_or_else(|| format!("https://logs.{region}.{}", dns_suffix(region)));
+    {
+        Some((raw, source)) => parse_url(&raw, source)?,
+        None => region_url(region, "logs")?,
+    };
     Ok(Endpoint {
-        url: parse_url(&raw)?,
+        url,
         service: "logs",
+        signing_region: region.to_string(),
+    })
+}
+
+fn region_url(region: &Region, service: &str) -> Result<Url, String> {
+    Url::parse(&format!("https://{}", region.host(service)))
+        .map_err(|e| format!("the {service} endpoint of {region} is not a URL: {e}"))
+}
+
+/// STS for an output's `role_arn`: its `sts_endpoint` (a host name; the plugin strips
+/// `https://` and always speaks TLS), else AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL, else
+/// `https://sts.REGION.amazonaws.com` (`flb_aws_endpoint("sts", region)`).
+pub fn sts_endpoint(env: &Env, region: &Region, plugin: Option<&str>) -> Result<Endpoint, String> {
+    let url = match plugin
+        .map(|p| (format!("https://{}", p.trim_start_matches("https://")), "the output's sts_endpoint"))
+        .or_else(|| configured(env, ENDPOINT_URL_STS))
+    {
+        Some((raw, source)) => parse_url(&raw, source)?,
+        None => region_url(region, "sts")?,
+    };
+    Ok(Endpoint {
+        url,
+        service: "sts",
         signing_region: region.to_string(),
     })
 }
 
 /// IAM is global per partition: us-east-1 (`iam.amazonaws.com`), cn-north-1
 /// (`iam.cn-north-1.amazonaws.com.cn`), us-gov-west-1 (`iam.us-gov.amazonaws.com`).
-pub fn iam_endpoint(env: &Env, region: &str) -> Result<Endpoint, String> {
-    let (host, signing) = match partition(region) {
+pub fn iam_endpoint(env: &Env, region: &Region) -> Result<Endpoint, String> {
+    let (host, signing) = match region.partition() {
         "aws-cn" => ("iam.cn-north-1.amazonaws.com.cn", "cn-north-1"),
         "aws-us-gov" => ("iam.us-gov.amazonaws.com", "us-gov-west-1"),
         _ => ("iam.amazonaws.com", "us-east-1"),
     };
-    let raw = configured(env, ENDPOINT_URL_IAM).unwrap_or_else(|| format!("https://{host}"));
+    let url = match configured(env, ENDPOINT_URL_IAM) {
+        Some((raw, source)) => parse_url(&raw, source)?,
+        None => Url::parse(&format!("https://{host}")).map_err(|e| e.to_string())?,
+    };
     Ok(Endpoint {
-        url: parse_url(&raw)?,
+        url,
         service: "iam",
         signing_region: signing.to_string(),
     })
@@ -189,45 +223,76 @@ mod tests {
         Env::from_pairs(pairs.iter().copied(), SystemTime::now())
     }
 
+    fn r(name: &str) -> Region {
+        Region::parse(name, "test").unwrap()
+    }
+
+    #[test]
+    fn endpoints_with_a_user_or_password_are_refused_without_quoting_them() {
+        for (var, raw) in [
+            (ENDPOINT_URL_LOGS, "http://user:Pa55word@127.0.0.1:9"),
+            (ENDPOINT_URL, "https://only-user@logs.example.test/"),
+            (ENDPOINT_URL_LOGS, "user:Pa55word@127.0.0.1:9"),
+            (ENDPOINT_URL_LOGS, "http://a:b@c@127.0.0.1:9"),
+        ] {
+            let e = env(&[(var, raw)]);
+            let why = logs_endpoint(&e, &r("us-east-1"), None).unwrap_err();
+            assert!(why.contains("user name or password"), "{why}");
+            assert!(why.contains(var), "{why}");
+            assert!(
+                !why.contains("Pa55word") && !why.contains("only-user"),
+                "{why}"
+            );
+        }
+        let why =
+            logs_endpoint(&env(&[]), &r("us-east-1"), Some("http://u:Pa55word@h")).unwrap_err();
+        assert!(
+            why.contains("the output's endpoint") && !why.contains("Pa55word"),
+            "{why}"
+        );
+        let e = env(&[(ENDPOINT_URL_IAM, "http://u:Pa55word@127.0.0.1:9")]);
+        assert!(iam_endpoint(&e, &r("us-east-1")).is_err());
+    }
+
     #[test]
     fn logs_endpoints_follow_precedence_and_partition() {
         let none = env(&[]);
-        let cn = logs_endpoint(&none, "cn-north-1", None).unwrap();
+        let cn = logs_endpoint(&none, &r("cn-north-1"), None).unwrap();
         assert_eq!(cn.url.as_str(), "https://logs.cn-north-1.amazonaws.com.cn/");
         let e = env(&[
             (ENDPOINT_URL, "http://127.0.0.1:1"),
             (ENDPOINT_URL_LOGS, "http://127.0.0.1:2"),
         ]);
         assert_eq!(
-            logs_endpoint(&e, "us-east-1", None).unwrap().url.port(),
+            logs_endpoint(&e, &r("us-east-1"), None).unwrap().url.port(),
             Some(2)
         );
-        let plugin = logs_endpoint(&e, "us-east-1", Some("logs.example.test")).unwrap();
+        let plugin = logs_endpoint(&e, &r("us-east-1"), Some("logs.example.test")).unwrap();
         assert_eq!(plugin.url.as_str(), "https://logs.example.test/");
         let ignored = env(&[
             (ENDPOINT_URL, "http://127.0.0.1:1"),
             (IGNORE_ENDPOINT_URLS, "true"),
         ]);
-        assert!(logs_endpoint(&ignored, "eu-west-1", None)
+        assert!(logs_endpoint(&ignored, &r("eu-west-1"), None)
             .unwrap()
             .url
             .as_str()
             .contains("logs.eu-west-1.amazonaws.com"));
-        assert!(logs_endpoint(&none, "us-east-1", Some("ftp://x")).is_err());
+        assert!(logs_endpoint(&none, &r("us-east-1"), Some("ftp://x")).is_err());
     }
 
     #[test]
     fn iam_is_global_per_partition() {
         let none = env(&[]);
-        let gov = iam_endpoint(&none, "us-gov-east-1").unwrap();
+        let gov = iam_endpoint(&none, &r("us-gov-east-1")).unwrap();
         assert_eq!(
             (gov.url.host_str(), gov.signing_region.as_str()),
             (Some("iam.us-gov.amazonaws.com"), "us-gov-west-1")
         );
-        let cn = iam_endpoint(&none, "cn-northwest-1").unwrap();
+        let cn = iam_endpoint(&none, &r("cn-northwest-1")).unwrap();
         assert_eq!(cn.url.host_str(), Some("iam.cn-north-1.amazonaws.com.cn"));
         assert_eq!(
-            iam_endpoint(&none, "eu-west-1").unwrap().signing_region,
+            iam_endpoint(&none, &r("eu-west-1")).unwrap().signing_region,
             "us-east-1"
         );
     }

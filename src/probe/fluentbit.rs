@@ -26,6 +26,10 @@ pub const MAX_FILES: usize = 256;
 /// Entries a globbed `@INCLUDE` folder may hold; more is a stated error, never a truncation.
 pub const MAX_DIR_ENTRIES: usize = 4096;
 const MAX_DEPTH: usize = 8;
+/// The longest value `${VAR}` expansion may make (a config file's own cap).
+const MAX_VALUE: usize = FILE_CAP as usize;
+/// How many bytes all the expansions of one configuration may add.
+const MAX_GROWTH: usize = 1024 * 1024;
 
 /// One `[OUTPUT]` section: where it starts, its keys (lower-cased) with expanded values, and
 /// the `${VAR}`s that were not set when a key was expanded (key, variable).
@@ -34,28 +38,50 @@ pub struct Section {
     pub at: String,
     pub keys: BTreeMap<String, String>,
     pub unset: Vec<(String, String)>,
+    /// The name the router's metrics API gives this output: its `Alias`, else
+    /// `<plugin>.<N>` with N counting every output of the config in order (flb_output.c).
+    /// `None` where the section is not from a config file (task metadata).
+    pub instance: Option<String>,
+}
+
+/// What the probe takes from a whole configuration: its outputs, and its `[SERVICE]` keys
+/// (lower-cased; the metrics API's `HTTP_Server`, `HTTP_Listen`, `HTTP_Port`).
+#[derive(Debug, Default)]
+pub struct Config {
+    pub outputs: Vec<Section>,
+    pub service: BTreeMap<String, String>,
 }
 
 struct Reader<'a> {
     env: &'a Env,
     vars: BTreeMap<String, String>,
+    /// Bytes added by `${VAR}` expansion so far (bounded by [`MAX_GROWTH`]).
+    grown: usize,
     files: usize,
-    outputs: Vec<Section>,
+    config: Config,
     current: Option<Section>,
+    in_service: bool,
 }
 
 /// Every `[OUTPUT]` of the configuration at `path` and its includes, in order.
 pub fn outputs(env: &Env, path: &Path) -> Result<Vec<Section>, Error> {
+    read(env, path).map(|c| c.outputs)
+}
+
+/// The configuration at `path` and its includes.
+pub fn read(env: &Env, path: &Path) -> Result<Config, Error> {
     let mut r = Reader {
         env,
         vars: BTreeMap::new(),
+        grown: 0,
         files: 0,
-        outputs: Vec::new(),
+        config: Config::default(),
         current: None,
+        in_service: false,
     };
     r.file(path, 0)?;
     r.close();
-    Ok(r.outputs)
+    Ok(r.config)
 }
 
 fn config_error(message: String) -> Error {
@@ -97,17 +123,20 @@ impl Reader<'_> {
         }
         let (word, rest) = split_word(line);
         if word.eq_ignore_ascii_case("@INCLUDE") {
-            return self.include(path, &self.expand(rest), depth);
+            let at = || format!("{}:{n}", path.display());
+            let pattern = self.expand(rest, &at)?;
+            return self.include(path, &pattern, depth);
         }
         if word.eq_ignore_ascii_case("@SET") {
             if let Some((k, v)) = rest.split_once('=') {
-                let value = self.expand(v.trim());
+                let value = self.expand(v.trim(), &|| format!("{}:{n}", path.display()))?;
                 self.vars.insert(k.trim().to_string(), value);
             }
             return Ok(());
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             self.close();
+            self.in_service = name.trim().eq_ignore_ascii_case("SERVICE");
             if name.trim().eq_ignore_ascii_case("OUTPUT") {
                 self.current = Some(Section {
                     at: format!("{}:{n}", path.display()),
@@ -116,8 +145,10 @@ impl Reader<'_> {
             }
             return Ok(());
         }
-        let (value, unset) = self.expand_noting(rest);
-        if let Some(section) = &mut self.current {
+        let (value, unset) = self.expand_noting(rest, &|| format!("{}:{n}", path.display()))?;
+        if self.in_service {
+            self.config.service.insert(word.to_ascii_lowercase(), value);
+        } else if let Some(section) = &mut self.current {
             let key = word.to_ascii_lowercase();
             section.unset.extend(unset.into_iter().map(|v| (key.clone(), v)));
             section.keys.insert(key, value);
@@ -131,11 +162,17 @@ impl Reader<'_> {
         let doc = super::fluentbit_yaml::parse(text)
             .map_err(|why| config_error(format!("{}: {why}", path.display())))?;
         for (key, value) in doc.env {
-            let value = self.expand(&value);
+            let at = || format!("{} (env {})", path.display(), printable(&key, 60));
+            let value = self.expand(&value, &at)?;
             self.vars.insert(key, value);
         }
+        for (key, value) in &doc.service {
+            let value = self.expand(value, &|| format!("{} (service)", path.display()))?;
+            self.config.service.insert(key.to_ascii_lowercase(), value);
+        }
         for include in &doc.includes {
-            self.include(path, &self.expand(include), depth)?;
+            let pattern = self.expand(include, &|| format!("{} (includes)", path.display()))?;
+            self.include(path, &pattern, depth)?;
         }
         for (line, pairs) in doc.outputs {
             let mut section = Section {
@@ -143,18 +180,32 @@ impl Reader<'_> {
                 ..Section::default()
             };
             for (k, v) in &pairs {
-                let (value, unset) = self.expand_noting(v);
+                let (value, unset) =
+                    self.expand_noting(v, &|| format!("{}:{line}", path.display()))?;
                 let key = k.to_ascii_lowercase();
                 section.unset.extend(unset.into_iter().map(|v| (key.clone(), v)));
                 section.keys.insert(key, value);
             }
-            self.outputs.push(section);
+            self.push(section);
         }
         Ok(())
     }
 
     fn close(&mut self) {
-        self.outputs.extend(self.current.take());
+        if let Some(section) = self.current.take() {
+            self.push(section);
+        }
+    }
+
+    /// Adds an output with its metrics name (`Alias`, else `<name>.<N>`).
+    fn push(&mut self, mut section: Section) {
+        let n = self.config.outputs.len();
+        let name = section.keys.get("name").map(|v| v.trim().to_ascii_lowercase());
+        let alias = section.keys.get("alias").map(|v| v.trim().to_string());
+        section.instance = alias
+            .filter(|a| !a.is_empty())
+            .or_else(|| name.map(|name| format!("{name}.{n}")));
+        self.config.outputs.push(section);
     }
 
     fn include(&mut self, from: &Path, pattern: &str, depth: usize) -> Result<(), Error> {
@@ -201,12 +252,19 @@ impl Reader<'_> {
     }
 
     /// `${VAR}`: a `@SET` variable, else the environment, else empty (as Fluent Bit does).
-    fn expand(&self, value: &str) -> String {
-        self.expand_noting(value).0
+    /// Bounded: one value grows to at most [`MAX_VALUE`] bytes and all expansions of a
+    /// configuration add at most [`MAX_GROWTH`] (29 `@SET` lines that each double the last
+    /// would reach 1 GiB); past either, the configuration is refused, naming `at()`.
+    fn expand(&mut self, value: &str, at: &dyn Fn() -> String) -> Result<String, Error> {
+        self.expand_noting(value, at).map(|(v, _)| v)
     }
 
     /// `expand`, and the names of the variables that were not set.
-    fn expand_noting(&self, value: &str) -> (String, Vec<String>) {
+    fn expand_noting(
+        &mut self,
+        value: &str,
+        at: &dyn Fn() -> String,
+    ) -> Result<(String, Vec<String>), Error> {
         let mut unset = Vec::new();
         let mut out = String::new();
         let mut rest = value;
@@ -214,17 +272,27 @@ impl Reader<'_> {
             let Some(len) = rest[start..].find('}') else {
                 break;
             };
-            out.push_str(&rest[..start]);
             let name = &rest[start + 2..start + len];
             let found = self.vars.get(name).map(String::as_str);
-            match found.or_else(|| self.env.get(name)) {
-                Some(v) => out.push_str(v),
-                None => unset.push(name.to_string()),
+            let found = found.or_else(|| self.env.get(name));
+            if found.is_none() {
+                unset.push(name.to_string());
             }
+            let found = found.unwrap_or("");
+            let grown = out.len() + start + found.len();
+            if grown > MAX_VALUE || self.grown + grown > MAX_GROWTH {
+                return Err(config_error(format!(
+                    "{}: expanding ${{…}} variables makes a value of more than {MAX_VALUE} bytes, or the configuration more than {MAX_GROWTH} bytes larger (@SET lines that double a variable?)",
+                    at()
+                )));
+            }
+            out.push_str(&rest[..start]);
+            out.push_str(found);
             rest = &rest[start + len + 1..];
         }
         out.push_str(rest);
-        (out, unset)
+        self.grown += out.len().saturating_sub(value.len());
+        Ok((out, unset))
     }
 }
 
@@ -333,14 +401,16 @@ fn output(s: &Section, plugin: Plugin, task: Option<&Task>, found: &mut Found) -
             .filter(|v| !v.is_empty())
     };
     let region = key("region").ok_or_else(|| Error::problem("logs-output-no-region", format!("the {} output at {at} has no region, so the plugin cannot start", plugin.name()), "set `region` in the output to a region name such as us-east-1"))?;
-    crate::sdk::ensure_region(&region, "region").map_err(|_| Error::problem("logs-output-no-region", format!("the {} output at {at} has a region that is not a region name", plugin.name()), "set `region` in the output to a region name such as us-east-1"))?;
-    let endpoint = endpoint(key("endpoint"), key("port"), &region)
-        .map_err(|why| Error::problem("logs-endpoint", format!("the {} output at {at}: {why}", plugin.name()), "give `endpoint` as a host name (an https:// prefix is stripped) and `port` as a number"))?;
+    let checked = crate::region::Region::parse(&region, &format!("the `region` of the {} output at {at}", plugin.name()))?;
+    let endpoint = endpoint(key("endpoint"), key("port"), &checked)
+        .map_err(|why| Error::config("logs-endpoint", format!("the {} output at {at}: {why}", plugin.name()), "give `endpoint` as a host name (an https:// prefix is stripped) and `port` as a number"))?;
     let resolved = names::resolve(plugin, &s.keys, task)
         .map_err(|why| unjudged(plugin, &at, &why, "run the check inside the task (task metadata v4 names the FireLens tag), or check one real stream with --logs-to GROUP:STREAM"))?;
-    if let Some(role) = key("role_arn") {
-        return Err(unjudged(plugin, &at, &format!("it writes as {} (role_arn), and the probe can only speak for this task's own role", printable(&role, 200)), "run credcheck with that role's credentials, or --simulate with its ARN"));
-    }
+    let role = key("role_arn").map(|arn| super::assume::Role {
+        arn,
+        external_id: key("external_id"),
+        sts_endpoint: key("sts_endpoint"),
+    });
     if resolved.iter().any(|r| r.group == IMAGE_DEFAULT_GROUP) {
         found.warnings.push(Warning::new(
             "logs-image-default",
@@ -364,6 +434,12 @@ fn output(s: &Section, plugin: Plugin, task: Option<&Task>, found: &mut Found) -
                 .unwrap_or(0),
             tags: key("log_group_tags").is_some() || key("new_log_group_tags").is_some(),
             names: r.names,
+            // The URL is the config's (its [SERVICE]); the caller fills it in.
+            counters: s.instance.clone().map(|i| super::counters::Source {
+                url: String::new(),
+                instance: Some(i),
+            }),
+            role: role.clone(),
         });
     }
     Ok(())
@@ -382,7 +458,11 @@ fn is_off(value: Option<&String>) -> bool {
 /// (a leading `https://` is stripped; `http://` is not, so such a value cannot work), the
 /// plugin always speaks TLS, and `port` replaces 443 (flb_aws_util.c; the plugin's README).
 /// `port` alone keeps the Region's endpoint.
-fn endpoint(host: Option<String>, port: Option<String>, region: &str) -> Result<Option<String>, String> {
+fn endpoint(
+    host: Option<String>,
+    port: Option<String>,
+    region: &crate::region::Region,
+) -> Result<Option<String>, String> {
     let port = match port {
         None => None,
         Some(p) => Some(p.parse::<u16>().map_err(|_| "`port` is not a port number".to_string())?),
@@ -398,10 +478,7 @@ fn endpoint(host: Option<String>, port: Option<String>, region: &str) -> Result<
         (None, None) => None,
         (Some(h), None) => Some(format!("https://{h}")),
         (Some(h), Some(p)) => Some(format!("https://{h}:{p}")),
-        (None, Some(p)) => Some(format!(
-            "https://logs.{region}.{}:{p}",
-            super::plan::dns_suffix(region)
-        )),
+        (None, Some(p)) => Some(format!("https://{}:{p}", region.host("logs"))),
     })
 }
 
@@ -472,13 +549,14 @@ mod tests {
         let main = write(dir.path(), "f.conf", "[OUTPUT]\n Name cloudwatch\n region us-east-1\n log_group_name fluent-bit-cloudwatch\n log_stream_prefix from-fluent-bit-\n auto_create_group true\n[OUTPUT]\n Name cloudwatch_logs\n region ${AWS_REGION}\n log_group_name g\n log_stream_name s\n[OUTPUT]\n Name cloudwatch_logs\n region us-east-1\n log_group_name g\n log_stream_name s\n role_arn arn:aws:iam::1:role/w\n[OUTPUT]\n Name cloudwatch_logs\n region us-east-1\n log_group_name fluent-bit-cloudwatch\n log_stream_name s\n endpoint https://localhost\n port 4443\n");
         let found = targets(&outputs(&env(&[]), &main).unwrap(), None);
         let codes: Vec<_> = found.errors.iter().map(|e| (e.code, e.exit_code())).collect();
-        assert_eq!(codes, [("logs-output-unresolved", 4); 3], "{:?}", found.errors);
+        assert_eq!(codes, [("logs-output-unresolved", 4); 2], "{:?}", found.errors);
         assert!(found.errors[0].message.contains("task metadata"));
         assert!(found.errors[1].message.contains("${AWS_REGION}"));
-        assert!(found.errors[2].message.contains("role_arn"));
         assert_eq!(found.outputs, 4);
-        assert_eq!(found.targets.len(), 1);
-        assert_eq!(found.targets[0].endpoint.as_deref(), Some("https://localhost:4443"));
+        assert_eq!(found.targets.len(), 2);
+        let role = found.targets[0].role.as_ref().unwrap();
+        assert_eq!((role.arn.as_str(), role.account()), ("arn:aws:iam::1:role/w", None));
+        assert_eq!(found.targets[1].endpoint.as_deref(), Some("https://localhost:4443"));
         assert_eq!(found.warnings[0].code, "logs-image-default");
     }
 
@@ -551,6 +629,31 @@ mod tests {
         );
         let e = outputs(&env(&[]), &bad).unwrap_err();
         assert!(e.message.contains("line 3: an anchor"), "{}", e.message);
+    }
+
+    #[test]
+    fn set_chains_that_double_are_refused_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::from("@SET v0=xxxxxxxx\n");
+        for i in 1..29 {
+            text.push_str(&format!("@SET v{i}=${{v{}}}${{v{}}}\n", i - 1, i - 1));
+        }
+        text.push_str("[OUTPUT]\n Name cloudwatch_logs\n log_group_name ${v28}\n");
+        let main = write(dir.path(), "chain.conf", &text);
+        let e = outputs(&env(&[]), &main).unwrap_err();
+        assert_eq!(e.code, "fluent-bit-config");
+        assert!(e.message.contains("chain.conf:17"), "{}", e.message);
+        // Ten doublings (8 KiB) are an ordinary config.
+        let ok: String = text.lines().take(11).map(|l| format!("{l}\n")).collect();
+        let main = write(
+            dir.path(),
+            "ok.conf",
+            &format!("{ok}[OUTPUT]\n Name x\n k ${{v10}}\n"),
+        );
+        assert_eq!(
+            outputs(&env(&[]), &main).unwrap()[0].keys["k"].len(),
+            8 << 10
+        );
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Doc {
     pub includes: Vec<String>,
     /// `pipeline.outputs[]`: the line each item starts on, and its scalar keys.
     pub outputs: Vec<(usize, Vec<(String, String)>)>,
+    /// `service:` entries (`http_server`, `http_listen`, `http_port`: the metrics API).
+    pub service: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,8 +125,10 @@ impl Reader {
             // A continuation line of a multi-line scalar, or something this reader does not
             // know: harmless unless it sits where the probe reads values.
             if self.wanted_here() {
+                // Never the line itself: it may be another output's password or token.
                 return Err(format!(
-                    "line {n}: {content:?} is not a `key: value` line (credcheck reads block-style YAML)"
+                    "line {n}: not a `key: value` line under {} (credcheck reads block-style YAML)",
+                    self.where_()
                 ));
             }
             return Ok(());
@@ -153,6 +157,8 @@ impl Reader {
     fn store(&mut self, key: String, value: String) {
         if self.path_is(&["env"]) {
             self.doc.env.push((key, value));
+        } else if self.path_is(&["service"]) {
+            self.doc.service.push((key, value));
         } else if self.path_is(&["pipeline", "outputs", "#"]) {
             if let Some((_, keys)) = self.doc.outputs.last_mut() {
                 keys.push((key, value));
@@ -163,6 +169,7 @@ impl Reader {
     /// Whether values at the current path (with the leaf just pushed) are read.
     fn wanted_here(&self) -> bool {
         self.path_is(&["env"])
+            || self.path_is(&["service"])
             || self.path_is(&["includes"])
             || self.path_is(&["pipeline", "outputs", "#"])
     }
@@ -170,6 +177,7 @@ impl Reader {
     /// The scalar, when the probe reads this path; an unsupported form there is an error.
     fn scalar_if_wanted(&self, n: usize, raw: &str) -> Result<Option<String>, String> {
         let wanted = self.path_is(&["env", "*"])
+            || self.path_is(&["service", "*"])
             || self.path_is(&["includes", "#"])
             || self.path_is(&["pipeline", "outputs", "#", "*"]);
         if !wanted {
@@ -177,7 +185,23 @@ impl Reader {
         }
         scalar(raw)
             .map(Some)
-            .map_err(|what| format!("line {n}: {what}"))
+            .map_err(|what| format!("line {n}: {what} (key {})", self.where_()))
+    }
+
+    /// The path being read, for an error (`pipeline.outputs[0].region`): keys, never values.
+    fn where_(&self) -> String {
+        let path: Vec<String> = self
+            .stack
+            .iter()
+            .map(|f| match &f.seg {
+                Seg::Key(k) => crate::secret::printable(k, 60),
+                Seg::Item(i) => format!("[{i}]"),
+            })
+            .collect();
+        match path.is_empty() {
+            true => "the top level".into(),
+            false => path.join(".").replace(".[", "["),
+        }
     }
 
     /// The stack's segments match `pattern` exactly ("#" any item, "*" any key).
@@ -278,8 +302,9 @@ fn scalar(raw: &str) -> Result<String, String> {
         _ => None,
     };
     match unsupported {
+        // The value is never quoted: a config file is foreign text (another output's secrets).
         Some(what) => Err(format!(
-            "{what} ({raw:.40}) where credcheck needs a plain value; write it as a plain or quoted scalar"
+            "{what} where credcheck needs a plain value; write it as a plain or quoted scalar"
         )),
         None => Ok(raw.to_string()),
     }
@@ -380,6 +405,22 @@ pipeline:
         }
         // The same forms elsewhere are skipped.
         assert!(parse("service:\n  x: &a [1, 2]\n  y: *a\n").is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_key_and_never_quote_a_value() {
+        let head = "pipeline:\n  outputs:\n    - name: splunk\n";
+        for (line, key) in [
+            ("      http_passwd: 'Secr3tPa55word", "http_passwd"),
+            ("      splunk_token: \"Secr3tPa55word", "splunk_token"),
+            ("      api_key: &a Secr3tPa55word", "api_key"),
+            ("      Secr3tPa55word", "pipeline.outputs[0]"),
+        ] {
+            let why = parse(&format!("{head}{line}\n")).unwrap_err();
+            assert!(why.starts_with("line 4: "), "{why}");
+            assert!(why.contains(key), "{why}");
+            assert!(!why.contains("Secr3t"), "{why}");
+        }
     }
 
     #[test]

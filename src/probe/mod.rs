@@ -10,7 +10,9 @@
 //! AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS,
 //! ECS_CONTAINER_METADATA_URI_V4, and `${VAR}`s named in a Fluent Bit config.
 
+pub mod assume;
 pub mod aws;
+pub mod counters;
 pub mod firelens;
 pub mod fluentbit;
 pub mod fluentbit_yaml;
@@ -24,9 +26,11 @@ use crate::chain::Creds;
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::Budget;
+use crate::region::Region;
 use crate::warning::Warning;
 use clap::Args;
 use plan::{Answer, Call, Check, Existence, Need, Plugin, Target};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use verdict::{Basis, Delivery, LogOutput, Permission, Verdict};
@@ -66,6 +70,11 @@ pub struct ProbeArgs {
     /// Ask IAM's policy simulator first (exact verdicts); fall back to the probes if refused.
     #[arg(long)]
     pub simulate: bool,
+
+    /// Read the log router's own counters here (Fluent Bit's /api/v1/metrics), e.g.
+    /// http://127.0.0.1:2020/api/v1/metrics; a config's HTTP_Server settings name it otherwise.
+    #[arg(long, value_name = "URL")]
+    pub fluent_bit_metrics: Option<String>,
 }
 
 /// The probe request, validated.
@@ -79,6 +88,8 @@ pub struct Request {
     pub configs: Vec<PathBuf>,
     pub firelens: bool,
     pub simulate: bool,
+    /// `--fluent-bit-metrics`: a validated http(s) URL.
+    pub metrics: Option<String>,
 }
 
 fn usage(code: &'static str, message: String, hint: &str) -> Error {
@@ -107,9 +118,15 @@ impl Request {
             configs: a.fluent_bit_config,
             firelens: a.firelens,
             simulate: a.simulate,
+            metrics: a.fluent_bit_metrics.as_deref().map(parse_metrics).transpose()?,
         };
         if let Some(r) = &request.logs_region {
-            crate::sdk::ensure_region(r, "--logs-region")?;
+            Region::parse(r, "--logs-region")?;
+        }
+        for (_, resource) in &request.can {
+            if let Some(arn) = plan::parse_logs_arn(resource) {
+                Region::parse(&arn.region, "the Region field of a --can ARN")?;
+            }
         }
         if request.simulate && !request.is_active() {
             return Err(usage("nothing-to-probe", "--simulate needs something to check".into(), "add --can ACTION=RESOURCE, --logs-to GROUP:STREAM, --fluent-bit-config PATH or --firelens"));
@@ -139,6 +156,15 @@ fn parse_can(raw: &str) -> Result<(String, String), Error> {
         return Err(bad());
     }
     Ok((action.to_string(), resource.to_string()))
+}
+
+/// `--fluent-bit-metrics URL`: an explicit http(s) URL with a host (it carries no credential).
+fn parse_metrics(raw: &str) -> Result<String, Error> {
+    let url = crate::http::Url::parse(raw.trim()).ok();
+    match url {
+        Some(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.username().is_empty() && u.password().is_none() => Ok(u.to_string()),
+        _ => Err(usage("invalid-fluent-bit-metrics", format!("--fluent-bit-metrics {:?} is not an http(s) URL", crate::secret::sanitize_foreign(raw, 120)), "e.g. --fluent-bit-metrics http://127.0.0.1:2020/api/v1/metrics")),
+    }
 }
 
 /// `GROUP[:STREAM]`: group names cannot hold `:` (CloudWatch Logs' naming rules).
@@ -206,22 +232,71 @@ pub struct Ctx<'a> {
 
 /// One (region, endpoint, group, stream): where calls go, and the checks that use them.
 struct Site {
-    region: String,
-    endpoint: Option<String>,
-    group: String,
-    stream: String,
+    place: Place,
     /// (target index or none for --can, check)
     checks: Vec<(Option<usize>, Check)>,
     existence: Existence,
     answers: Vec<(Call, Answer)>,
+    /// The output's `role_arn` could not be assumed: nothing was probed.
+    refused: Option<assume::Refusal>,
+}
+
+/// Where and as whom calls go: one site per distinct place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Place {
+    region: String,
+    endpoint: Option<String>,
+    group: String,
+    stream: String,
+    role: Option<assume::Role>,
+}
+
+impl Place {
+    fn of(t: &Target) -> Place {
+        Place {
+            region: t.region.clone(),
+            endpoint: t.endpoint.clone(),
+            group: t.group.clone(),
+            stream: t.stream.clone(),
+            role: t.role.clone(),
+        }
+    }
 }
 
 /// Runs the probe.
 pub async fn run(req: &Request, ctx: &Ctx<'_>, subject: Subject<'_>) -> Findings {
     let mut f = Findings::default();
     let targets = gather_targets(req, ctx, &subject, &mut f).await;
-    probe_targets(req, &targets, ctx, &subject, &mut f).await;
+    probe_targets(req, &targets, ctx, &subject, Given::default(), &mut f).await;
     f
+}
+
+/// The credentials of an output's `role_arn`, assumed once per role in a run.
+async fn as_role(
+    ctx: &Ctx<'_>,
+    subject: &Subject<'_>,
+    role: &assume::Role,
+    region: &str,
+    assumed: &mut Vec<(assume::Role, Result<Creds, assume::Refusal>)>,
+) -> Result<Creds, assume::Refusal> {
+    if let Some((_, done)) = assumed.iter().find(|(r, _)| r == role) {
+        return done.clone();
+    }
+    let done = match Region::parse(region, "the output's region") {
+        Ok(region) => assume::assume(ctx, subject.creds, role, &region).await,
+        Err(e) => Err(assume::Refusal::Failed(e.message)),
+    };
+    assumed.push((role.clone(), done.clone()));
+    done
+}
+
+/// What a caller already has, so that nothing is asked twice in one run.
+#[derive(Default, Clone, Copy)]
+pub struct Given<'a> {
+    /// A too-old PutLogEvents answer for these targets (health's refresh).
+    pub put: Option<&'a Answer>,
+    /// The router's counters, already read.
+    pub metrics: Option<&'a Metrics>,
 }
 
 /// Probes the given targets (and `req`'s `--can` checks, with `--simulate` if asked).
@@ -230,6 +305,7 @@ pub async fn probe_targets(
     targets: &[Target],
     ctx: &Ctx<'_>,
     subject: &Subject<'_>,
+    given: Given<'_>,
     f: &mut Findings,
 ) {
     let Some(account) = subject.account.clone() else {
@@ -242,10 +318,34 @@ pub async fn probe_targets(
         true => simulated(ctx, subject, &sites, &others, f).await,
         false => None,
     };
+    let mut assumed: Vec<(assume::Role, Result<Creds, assume::Refusal>)> = Vec::new();
     for site in &mut sites {
-        probe_site(ctx, subject, site, decided.is_some(), f).await;
+        if let Some(answer) = given.put {
+            site.answers.push((Call::PutTooOld, answer.clone()));
+            f.puts.push((
+                site.place.group.clone(),
+                site.place.stream.clone(),
+                answer.clone(),
+            ));
+        }
+        let creds = match &site.place.role {
+            None => Ok(subject.creds.clone()),
+            Some(role) => as_role(ctx, subject, role, &site.place.region, &mut assumed).await,
+        };
+        match creds {
+            Ok(creds) => probe_site(ctx, &creds, site, decided.is_some(), f).await,
+            Err(refusal) => site.refused = Some(refusal),
+        }
     }
-    judge_all(targets, &sites, &others, decided.as_deref(), f);
+    let fetched;
+    let metrics = match given.metrics {
+        Some(m) => m,
+        None => {
+            fetched = fetch_counters(targets, ctx, f).await;
+            &fetched
+        }
+    };
+    judge_all(targets, &sites, &others, decided.as_deref(), metrics, f);
 }
 
 /// The destinations: `--logs-to` (in the run's region unless `--logs-region`), then every
@@ -279,12 +379,19 @@ pub(crate) async fn gather_targets(
             retention_days: 0,
             tags: false,
             names: plan::Names::literal(),
+            counters: None,
+            role: None,
         });
     }
     for path in &req.configs {
-        match fluentbit::outputs(ctx.env, path) {
-            Ok(sections) => {
-                let found = fluentbit::targets(&sections, ctx.task);
+        match fluentbit::read(ctx.env, path) {
+            Ok(config) => {
+                let mut found = fluentbit::targets(&config.outputs, ctx.task);
+                let url = req.metrics.clone().or_else(|| counters::url_from_service(&config.service));
+                for t in &mut found.targets {
+                    let instance = t.counters.take().and_then(|s| s.instance);
+                    t.counters = url.clone().map(|url| counters::Source { url, instance });
+                }
                 add_config_targets(found, path, &mut out, f)
             }
             Err(e) => f.error(e),
@@ -295,6 +402,9 @@ pub(crate) async fn gather_targets(
             Ok(found) => add_config_targets(found, &PathBuf::from("task metadata"), &mut out, f),
             Err(e) => f.error(e),
         }
+    }
+    for t in out.iter_mut().filter(|t| t.counters.is_none()) {
+        t.counters = req.metrics.clone().map(|url| counters::Source { url, instance: None });
     }
     out
 }
@@ -324,49 +434,34 @@ fn add_config_targets(
     out.extend(found.targets);
 }
 
+/// The sites of the targets; an output with `role_arn` is authorised in its role's account.
 fn sites(targets: &[Target], account: &str) -> Vec<Site> {
     let mut out: Vec<Site> = Vec::new();
     for (i, t) in targets.iter().enumerate() {
-        let checks = plan::checks(t, account)
+        let owner = t.role.as_ref().and_then(assume::Role::account);
+        let checks = plan::checks(t, owner.as_deref().unwrap_or(account))
             .into_iter()
             .filter(|c| !t.stream.is_empty() || c.resource.ends_with(":log-stream:"));
-        let site = site_for(
-            &mut out,
-            &t.region,
-            t.endpoint.as_deref(),
-            &t.group,
-            &t.stream,
-        );
+        let site = site_for(&mut out, Place::of(t));
         site.checks.extend(checks.map(|c| (Some(i), c)));
     }
     out
 }
 
-fn site_for<'a>(
-    sites: &'a mut Vec<Site>,
-    region: &str,
-    endpoint: Option<&str>,
-    group: &str,
-    stream: &str,
-) -> &'a mut Site {
-    let at = sites.iter().position(|s| {
-        s.region == region
-            && s.endpoint.as_deref() == endpoint
-            && s.group == group
-            && s.stream == stream
-    });
-    let at = at.unwrap_or_else(|| {
-        sites.push(Site {
-            region: region.into(),
-            endpoint: endpoint.map(str::to_string),
-            group: group.into(),
-            stream: stream.into(),
-            checks: Vec::new(),
-            existence: Existence::default(),
-            answers: Vec::new(),
-        });
-        sites.len() - 1
-    });
+fn site_for(sites: &mut Vec<Site>, place: Place) -> &mut Site {
+    let at = match sites.iter().position(|s| s.place == place) {
+        Some(at) => at,
+        None => {
+            sites.push(Site {
+                place,
+                checks: Vec::new(),
+                existence: Existence::default(),
+                answers: Vec::new(),
+                refused: None,
+            });
+            sites.len() - 1
+        }
+    };
     &mut sites[at]
 }
 
@@ -388,8 +483,14 @@ fn add_can(req: &Request, sites: &mut Vec<Site>) -> Vec<(String, String)> {
                     && (a.stream.is_some()
                         || ![plan::PUT, plan::CREATE_STREAM].contains(&action.as_str())) =>
             {
-                let stream = a.stream.clone().unwrap_or_default();
-                let site = site_for(sites, &a.region, None, &a.group, &stream);
+                let place = Place {
+                    region: a.region.clone(),
+                    endpoint: None,
+                    group: a.group.clone(),
+                    stream: a.stream.clone().unwrap_or_default(),
+                    role: None,
+                };
+                let site = site_for(sites, place);
                 site.checks.push((
                     None,
                     Check {
@@ -426,9 +527,16 @@ async fn simulated(
     }
     let region = sites
         .first()
-        .map(|s| s.region.clone())
+        .map(|s| s.place.region.clone())
         .or_else(|| subject.region.clone())
         .unwrap_or_else(|| crate::sdk::FALLBACK_REGION.into());
+    let region = match Region::parse(&region, "the probe's first region") {
+        Ok(r) => r,
+        Err(e) => {
+            f.error(e);
+            return None;
+        }
+    };
     let endpoint = match aws::iam_endpoint(ctx.env, &region) {
         Ok(e) => e,
         Err(why) => {
@@ -473,17 +581,26 @@ fn simulate_warning(refusal: &simulate::Refusal, role: &str) -> Warning {
 /// only the calls that tell what exists run.
 async fn probe_site(
     ctx: &Ctx<'_>,
-    subject: &Subject<'_>,
+    creds: &Creds,
     site: &mut Site,
     simulated: bool,
     f: &mut Findings,
 ) {
-    let endpoint = match aws::logs_endpoint(ctx.env, &site.region, site.endpoint.as_deref()) {
+    let place = &site.place;
+    let region = Region::parse(
+        &place.region,
+        &format!("the region of log group {}", place.group),
+    );
+    let endpoint = match region.and_then(|r| {
+        aws::logs_endpoint(ctx.env, &r, place.endpoint.as_deref())
+            .map_err(|why| Error::config("logs-endpoint", why, ""))
+    }) {
         Ok(e) => e,
-        Err(why) => {
+        Err(e) if e.code == "invalid-region" => return f.error(e),
+        Err(e) => {
             f.error(Error::config(
                 "logs-endpoint",
-                why,
+                e.message,
                 "fix the plugin's endpoint, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS or AWS_ENDPOINT_URL",
             ));
             return;
@@ -491,12 +608,12 @@ async fn probe_site(
     };
     let logs = logs::Site {
         client: ctx.client,
-        creds: subject.creds,
+        creds,
         endpoint: &endpoint,
         budget: ctx.budget,
         now: ctx.env.now(),
-        group: &site.group,
-        stream: &site.stream,
+        group: &place.group,
+        stream: &place.stream,
     };
     let checks: Vec<Check> = site.checks.iter().map(|(_, c)| c.clone()).collect();
     while let Some(call) = plan::next_call(&checks, &site.answers) {
@@ -507,11 +624,54 @@ async fn probe_site(
         f.errors.extend(error);
         if call == Call::PutTooOld {
             f.puts
-                .push((site.group.clone(), site.stream.clone(), answer.clone()));
+                .push((place.group.clone(), place.stream.clone(), answer.clone()));
         }
         site.answers.push((call, answer));
     }
     site.existence = Existence::from_answers(&site.answers);
+}
+
+/// The router's counters, by metrics URL (fetched once each).
+pub type Metrics = BTreeMap<String, BTreeMap<String, counters::Counters>>;
+
+/// Reads every distinct metrics URL the targets name, once; a failure is a warning (the
+/// probes still decide).
+pub async fn fetch_counters(targets: &[Target], ctx: &Ctx<'_>, f: &mut Findings) -> Metrics {
+    let mut out = Metrics::new();
+    for source in targets.iter().filter_map(|t| t.counters.as_ref()) {
+        if out.contains_key(&source.url) {
+            continue;
+        }
+        match counters::fetch(&source.url, ctx.metadata, ctx.budget).await {
+            Ok(m) => {
+                out.insert(source.url.clone(), m);
+            }
+            Err(why) => {
+                out.insert(source.url.clone(), BTreeMap::new());
+                f.warnings.push(Warning::new("logs-counters-unavailable", format!("the log router's counters at {} could not be read: {why}", crate::secret::printable(&source.url, 200)), "enable HTTP_Server in the router's [SERVICE] (FireLens health checks already use port 2020), or pass --fluent-bit-metrics URL"));
+            }
+        }
+    }
+    out
+}
+
+/// Failures in the router's counters while every action it needs is allowed: not this role.
+/// `last`: the age of health's stored verdict, when that (not a probe now) is the proof.
+pub fn destination_failing(name: &str, c: &counters::Counters, last: Option<&str>) -> Warning {
+    let proof = match last {
+        None => "every action it needs is allowed to this role".to_string(),
+        Some(age) => format!("delivery was proven {age} ago and is probed again at the next refresh"),
+    };
+    Warning::new("logs-destination-failing", format!("the router reports failures ({}) while {proof}: the destination or the network is failing, not this task", c.describe(name)), "look at CloudWatch Logs' health in the Region, the VPC endpoint or the proxy; the router retries on its own")
+}
+
+/// A target's counters in fetched metrics: its output's name and counters.
+pub fn counters_for<'a>(
+    t: &Target,
+    metrics: &'a Metrics,
+) -> Option<(&'a str, &'a counters::Counters)> {
+    let source = t.counters.as_ref()?;
+    counters::pick(metrics.get(&source.url)?, source)
 }
 
 fn judge_all(
@@ -519,6 +679,7 @@ fn judge_all(
     sites: &[Site],
     others: &[(String, String)],
     decided: Option<&[simulate::Decision]>,
+    metrics: &Metrics,
     f: &mut Findings,
 ) {
     let judge = |site: &Site, check: &Check| {
@@ -528,21 +689,20 @@ fn judge_all(
         simulated.unwrap_or_else(|| plan::judge(check, site.existence, &site.answers))
     };
     for (i, t) in targets.iter().enumerate() {
-        let Some(site) = sites.iter().find(|s| {
-            s.region == t.region
-                && s.endpoint == t.endpoint
-                && s.group == t.group
-                && s.stream == t.stream
-        }) else {
+        let Some(site) = sites.iter().find(|s| s.place == Place::of(t)) else {
             continue;
         };
+        if let Some(refusal) = &site.refused {
+            role_refused(t, refusal, f);
+            continue;
+        }
         let perms: Vec<Permission> = site
             .checks
             .iter()
             .filter(|(at, _)| *at == Some(i))
             .map(|(_, c)| judge(site, c))
             .collect();
-        output(t, site.existence, &perms, f);
+        output(t, site.existence, &perms, counters_for(t, metrics), f);
         f.permissions.extend(perms);
     }
     for site in sites {
@@ -580,12 +740,19 @@ fn dedup(perms: &mut Vec<Permission>) {
     });
 }
 
-fn output(t: &Target, existence: Existence, perms: &[Permission], f: &mut Findings) {
+fn output(
+    t: &Target,
+    existence: Existence,
+    perms: &[Permission],
+    seen: Option<(&str, &counters::Counters)>,
+    f: &mut Findings,
+) {
     let needed: Vec<&Permission> = perms
         .iter()
         .filter(|p| p.verdict != Verdict::NotNeeded)
         .collect();
     let mut delivery = verdict::delivery(&needed);
+    let mut evidence = Basis::Probe;
     let mut why = None;
     if let Some(cannot) = cannot_work(t, existence) {
         delivery = Delivery::Blocked;
@@ -605,10 +772,29 @@ fn output(t: &Target, existence: Existence, perms: &[Permission], f: &mut Findin
     if t.stream.is_empty() && delivery == Delivery::Deliverable {
         delivery = Delivery::Unverified;
     }
+    if let Some((name, c)) = seen {
+        match delivery {
+            Delivery::Unverified if c.proves_delivery() => {
+                delivery = Delivery::Deliverable;
+                evidence = Basis::Counters;
+            }
+            Delivery::Deliverable if c.failures() > 0 => {
+                f.warnings.push(destination_failing(name, c, None))
+            }
+            Delivery::Blocked if c.failures() > 0 => {
+                why = why.map(|w| format!("{w}; the router's counters agree ({})", c.describe(name)));
+            }
+            _ => {}
+        }
+    }
     if delivery == Delivery::Unverified {
         let open = match t.stream.is_empty() {
             true => "no stream was named, so PutLogEvents and CreateLogStream were not checked".into(),
             false => unproven(&needed),
+        };
+        let open = match seen {
+            Some((name, c)) => format!("{open}; the router's counters: {}", c.describe(name)),
+            None => open,
         };
         f.error(Error::unverified("logs-delivery-unverified", format!("delivery to {}:{} ({}) is not proven: {open}", t.group, t.stream, t.from), plan::SETTLE));
         why = Some(open);
@@ -623,8 +809,39 @@ fn output(t: &Target, existence: Existence, perms: &[Permission], f: &mut Findin
         group_exists: existence.group,
         stream_exists: existence.stream,
         delivery,
-        evidence: Basis::Probe,
+        evidence,
         why,
+    });
+}
+
+/// An output whose `role_arn` could not be assumed: blocked when STS refused (the router,
+/// with the same credentials, cannot assume it either), else unverified.
+fn role_refused(t: &Target, refusal: &assume::Refusal, f: &mut Findings) {
+    let role = t.role.as_ref().map_or("", |r| r.arn.as_str());
+    let (delivery, why) = match refusal {
+        assume::Refusal::Denied => {
+            let why = format!("sts:AssumeRole of {role} is denied to this task's credentials");
+            f.error(Error::problem("logs-assume-role-denied", format!("{why}, so the {} output at {} cannot deliver", t.plugin.name(), t.from), "allow sts:AssumeRole on that role to the task role, and trust the task role (and the external_id) in the role's trust policy"));
+            (Delivery::Blocked, why)
+        }
+        assume::Refusal::Failed(e) => {
+            let why = format!("the role {role} (role_arn) could not be assumed: {e}");
+            f.error(Error::unverified("logs-assume-role-failed", format!("delivery to {}:{} ({}) is not proven: {why}", t.group, t.stream, t.from), "check the output's sts_endpoint and the network path to STS"));
+            (Delivery::Unverified, why)
+        }
+    };
+    f.outputs.push(LogOutput {
+        from: t.from.clone(),
+        plugin: t.plugin.name().into(),
+        region: t.region.clone(),
+        group: t.group.clone(),
+        stream: t.stream.clone(),
+        names: t.names.clone(),
+        group_exists: None,
+        stream_exists: None,
+        delivery,
+        evidence: Basis::Probe,
+        why: Some(why),
     });
 }
 

@@ -73,6 +73,10 @@ pub struct Target {
     pub tags: bool,
     /// How the group and stream names were found (`literal`, `resolved …`, `fallback …`).
     pub names: Names,
+    /// Where the router's own counters for this output can be read, if anywhere.
+    pub counters: Option<super::counters::Source>,
+    /// The output's `role_arn`: it writes as that role, which the probe assumes.
+    pub role: Option<super::assume::Role>,
 }
 
 /// How a target's names were found, for the report: each is `literal`, `resolved (…)` or
@@ -483,6 +487,8 @@ mod tests {
             retention_days: 0,
             tags: false,
             names: Names::literal(),
+            counters: None,
+            role: None,
         }
     }
 

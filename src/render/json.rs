@@ -1,4 +1,4 @@
-//! One JSON line per report (schema in the README, `schema_version` 1). Serialising,
+//! One JSON line per report (schema in the README, `schema_version` 2). Serialising,
 //! scrubbing and escaping happen in `output::render_json`, the one JSON writer.
 
 use crate::report::Report;

@@ -9,10 +9,10 @@ use std::time::Duration;
 /// The report as lines of text (without line ends).
 pub fn lines(r: &Report) -> Vec<String> {
     let mut out = Vec::new();
-    let verdict = if r.ok {
-        "OK".to_string()
-    } else {
-        format!("PROBLEM (exit {})", r.exit_code)
+    let verdict = match (r.ok, r.exit_code) {
+        (true, _) => "OK".to_string(),
+        (false, crate::error::exit::UNVERIFIED) => "UNVERIFIED (exit 4)".to_string(),
+        (false, code) => format!("PROBLEM (exit {code})"),
     };
     out.push(format!("credcheck {}: {verdict}", r.version));
     summary(&mut out, r);
@@ -156,20 +156,30 @@ fn probe(out: &mut Vec<String>, r: &Report) {
         None => "unknown",
     };
     for o in &r.log_outputs {
-        let delivery = serde_json::to_value(o.delivery)
+        let evidence = serde_json::to_value(o.evidence)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
         out.push(format!(
-            "  {:<8} {}:{}  ({} {}, {})",
-            delivery, o.group, o.stream, o.plugin, o.region, o.from
+            "  {:<11} {}:{}  ({} {}, {})",
+            o.delivery.name(),
+            o.group,
+            o.stream,
+            o.plugin,
+            o.region,
+            o.from
         ));
         out.push(format!(
-            "  {:<8} group {}, stream {}",
+            "  {:<11} group {} ({}), stream {} ({}); evidence: {evidence}",
             "",
             seen(o.group_exists),
-            seen(o.stream_exists)
+            o.names.group,
+            seen(o.stream_exists),
+            o.names.stream
         ));
+        if let Some(why) = &o.why {
+            out.push(format!("  {:<11} {why}", ""));
+        }
     }
     if !r.permissions.is_empty() {
         out.push(String::new());

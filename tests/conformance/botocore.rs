@@ -347,6 +347,28 @@ const CASES: &[Case] = &[
         &[POD_TOKEN],
         Expect::SameWithNote("container-role", "java-prefers-token-env"),
     ),
+    // "No config" as people write it (issue 21): every SDK reads /dev/null, and an empty
+    // file, as an empty file, and goes on to the container endpoint.
+    case(
+        "config_files_dev_null_then_container",
+        &[
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+            FULL_URI,
+        ],
+        &[],
+        Expect::Same("container-role"),
+    ),
+    case(
+        "config_files_empty_then_container",
+        &[
+            ("AWS_CONFIG_FILE", "{home}/empty"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "{home}/empty"),
+            FULL_URI,
+        ],
+        &[("empty", "")],
+        Expect::Same("container-role"),
+    ),
     case(
         "env_keys_beat_container",
         &[ENV_KEYS[0], ENV_KEYS[1], FULL_URI],

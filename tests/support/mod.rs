@@ -144,22 +144,65 @@ pub fn cmd() -> TestCmd {
     TestCmd::new(env!("CARGO_BIN_EXE_credcheck"))
 }
 
-/// Another user can exec `program` only when every folder above it lets others through; a
-/// checkout under a private folder (mktemp -d makes 0700) would otherwise fail the spawn with
-/// a bare "Permission denied".
-fn assert_reachable_by_others(program: &Path) {
+/// Whether another user can exec `program`: every folder above it lets others through.
+fn reachable_by_others(program: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    for dir in program.ancestors().skip(1) {
-        let mode = std::fs::metadata(dir).map_or(0, |m| m.permissions().mode());
-        assert!(
-            mode & 0o001 != 0,
-            "a test runs {} as another user, which cannot pass {} (mode {:04o}): run the suite \
-             from a checkout that other users can traverse (as CI's clone and scripts/fresh-check are)",
-            program.display(),
-            dir.display(),
-            mode & 0o7777
-        );
+    program
+        .ancestors()
+        .skip(1)
+        .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+/// `program`, or a copy of it that another user can exec: a checkout under a private folder
+/// (a clone in a 0700 or 0750 home, mktemp's 0700) is out of reach for a test that runs
+/// credcheck as uid 65534. The copy is made once per test process, in a folder this harness
+/// creates (`$TMPDIR/credcheck-bin-<pid>`, 0755); folders of processes that are gone are
+/// removed first.
+pub fn runnable_by_others(program: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::OnceLock;
+    if reachable_by_others(program) {
+        return program.to_path_buf();
     }
+    static COPIES: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let tmp = std::env::temp_dir();
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let gone = name
+                .strip_prefix("credcheck-bin-")
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if gone {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = tmp.join(format!("credcheck-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a folder for binaries other users run");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(
+            reachable_by_others(&dir.join("x")),
+            "{} cannot be reached by other users either (TMPDIR under a private folder?)",
+            dir.display()
+        );
+        dir
+    });
+    let mut copies = COPIES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, copy)) = copies.iter().find(|(p, _)| p == program) {
+        return copy.clone();
+    }
+    let copy = dir.join(format!(
+        "{}-{}",
+        copies.len(),
+        program
+            .file_name()
+            .map_or("bin".into(), |n| n.to_string_lossy())
+    ));
+    std::fs::copy(program, &copy).expect("copy the binary for another user");
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copies.push((program.to_path_buf(), copy.clone()));
+    copy
 }
 
 /// Builder around a process run: program, args, env, a private HOME, optional netns.
@@ -206,7 +249,7 @@ impl TestCmd {
     pub fn as_user(&mut self, uid: u32) -> &mut Self {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(self.home.path(), std::fs::Permissions::from_mode(0o755));
-        assert_reachable_by_others(&self.program);
+        self.program = runnable_by_others(&self.program);
         self.uid = Some(uid);
         self
     }
