@@ -71,6 +71,9 @@ struct Case {
     env: Vec<(&'static str, String)>,
     /// C plugin: `endpoint https://localhost` (the plugin strips `https://`).
     https_endpoint: bool,
+    /// A `stdout` output (which always delivers) before the CloudWatch one: its counters are
+    /// `stdout.0`, the CloudWatch output's `cloudwatch_logs.1` (flb_output.c 603-614, 774).
+    stdout_first: bool,
     layout: Layout,
     accepted: bool,
     before: &'static [&'static str],
@@ -118,6 +121,7 @@ impl Case {
             unset_region: false,
             env: Vec::new(),
             https_endpoint: false,
+            stdout_first: false,
             layout: Layout::Extra,
             accepted: true,
             before: DELIVERABLE,
@@ -316,6 +320,36 @@ fn cases() -> Vec<Case> {
             https_endpoint: true,
             ..Case::seed("32 endpoint https://localhost (scheme stripped) and port")
         },
+        // The counters of another output must not speak for this one.
+        Case {
+            stdout_first: true,
+            ..Case::seed("33 stdout output first (delivers), S missing, only Put allowed")
+                .policy(vec![allow(&["logs:PutLogEvents"], &[&g_all])])
+                .groups(g_only())
+                .refused(UNVERIFIED, &["unverified", "blocked"])
+        },
+        Case {
+            stdout_first: true,
+            layout: Layout::Yaml,
+            ..Case::seed("34 YAML, stdout output first, G missing, no CreateLogGroup")
+                .policy(vec![allow(
+                    &[
+                        "logs:CreateLogStream",
+                        "logs:DescribeLogStreams",
+                        "logs:PutLogEvents",
+                    ],
+                    &[&g_all],
+                )])
+                .groups(no_group())
+                .refused(&["blocked", "unverified"], &["blocked", "unverified"])
+        },
+        Case {
+            stdout_first: true,
+            ..Case::seed("35 stdout output first, S missing, Create stream+Put allowed")
+                .policy(vec![allow(&put_create, &[&g_all])])
+                .groups(g_only())
+                .before(UNVERIFIED)
+        },
     ]
 }
 
@@ -459,7 +493,15 @@ fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, decoy: &Fake, ca: &TestCa)
         Plugin::Go => push("endpoint", logs.url()),
     }
     let http_port = (case.plugin == Plugin::C).then(fluentbit::free_port);
-    let main = fluentbit::write_config(dir.path(), TAG, http_port, &keys, case.layout);
+    let mut outputs: Vec<Vec<(String, String)>> = Vec::new();
+    if case.stdout_first {
+        outputs.push(vec![
+            ("Name".to_string(), "stdout".to_string()),
+            ("Match".to_string(), "*".to_string()),
+        ]);
+    }
+    outputs.push(keys);
+    let main = fluentbit::write_config(dir.path(), TAG, http_port, &outputs, case.layout);
     let output_file = case.layout.output_file(dir.path());
     let mut env = vec![
         ("PATH".to_string(), "/usr/bin:/bin".to_string()),

@@ -74,18 +74,18 @@ impl Layout {
     }
 }
 
-/// The `[SERVICE]` + dummy `[INPUT]` of a FireLens-like router, and its `[OUTPUT]` in an
-/// included file. Returns the main file. `http_port` None: no HTTP server (the Go plugin's
+/// The `[SERVICE]` + dummy `[INPUT]` of a FireLens-like router, and its `[OUTPUT]`s (in this
+/// order) in an included file. Returns the main file. `http_port` None: no HTTP server (the Go plugin's
 /// emulator has no metrics API).
 pub fn write_config(
     dir: &Path,
     tag: &str,
     http_port: Option<u16>,
-    output: &[(String, String)],
+    outputs: &[Vec<(String, String)>],
     layout: Layout,
 ) -> PathBuf {
     if layout == Layout::Yaml {
-        return write_yaml(dir, tag, http_port, output);
+        return write_yaml(dir, tag, http_port, outputs);
     }
     let mut service =
         String::from("[SERVICE]\n    Flush        1\n    Grace        1\n    Log_Level    info\n");
@@ -104,9 +104,12 @@ pub fn write_config(
     let main = format!(
         "{service}\n[INPUT]\n    Name  dummy\n    Tag   {tag}\n    Dummy {{\"log\":\"fbdiff record\",\"source\":\"stdout\"}}\n\n@INCLUDE {include}\n"
     );
-    let mut out = String::from("[OUTPUT]\n");
-    for (k, v) in output {
-        out.push_str(&format!("    {k} {v}\n"));
+    let mut out = String::new();
+    for output in outputs {
+        out.push_str("[OUTPUT]\n");
+        for (k, v) in output {
+            out.push_str(&format!("    {k} {v}\n"));
+        }
     }
     match layout {
         Layout::Extra | Layout::Yaml => write(&layout.output_file(dir), &out),
@@ -131,7 +134,7 @@ fn write_yaml(
     dir: &Path,
     tag: &str,
     http_port: Option<u16>,
-    output: &[(String, String)],
+    outputs: &[Vec<(String, String)>],
 ) -> PathBuf {
     let q = |v: &str| format!("'{}'", v.replace('\'', "''"));
     let mut main = String::from("service:\n  flush: 1\n  grace: 1\n  log_level: info\n");
@@ -147,9 +150,11 @@ fn write_yaml(
         q("{\"log\":\"fbdiff record\",\"source\":\"stdout\"}")
     ));
     let mut out = String::from("pipeline:\n  outputs:\n");
-    for (i, (k, v)) in output.iter().enumerate() {
-        let lead = if i == 0 { "    - " } else { "      " };
-        out.push_str(&format!("{lead}{}: {}\n", k.to_ascii_lowercase(), q(v)));
+    for output in outputs {
+        for (i, (k, v)) in output.iter().enumerate() {
+            let lead = if i == 0 { "    - " } else { "      " };
+            out.push_str(&format!("{lead}{}: {}\n", k.to_ascii_lowercase(), q(v)));
+        }
     }
     write(&Layout::Yaml.output_file(dir), &out);
     let path = dir.join("fluent-bit.yaml");
