@@ -597,14 +597,14 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
     );
     let logs = Fake::start_tls(plan, ca.server_config());
     let decoy = Fake::start_tls(fake::Plan::default(), ca.server_config());
-    let setup = setup(case, &creds, &logs, &decoy, ca);
+    let mut setup = setup(case, &creds, &logs, &decoy, ca);
     let before = report(&setup);
     let mut promise = changes(&logs, 0, "credcheck before");
     let mark = logs.seen().len();
     let mut router = None;
     let outcome = match case.plugin {
         Plugin::C => {
-            let r = router.insert(Router::start(bin, &setup.main, &setup.env, setup.http_port));
+            let r = router.insert(start_router(bin, &mut setup));
             r.outcome(&logs, mark, Duration::from_secs(40))
                 .ok_or_else(|| "Fluent Bit neither delivered nor gave up within 40 s".to_string())
         }
@@ -660,6 +660,28 @@ fn changes(logs: &Fake, from: usize, who: &str) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Starts the router; when another process took its HTTP port in the meantime (Fluent Bit
+/// then exits: "[engine] could not start HTTP server"), again on a new port, at most 3 times.
+fn start_router(bin: &Path, setup: &mut Setup) -> Router {
+    for _ in 0..3 {
+        let router = Router::start(bin, &setup.main, &setup.env, setup.http_port);
+        if !router.http_port_taken() {
+            return router;
+        }
+        let (old, new) = (setup.http_port.unwrap_or(0), fluentbit::free_port());
+        let text = std::fs::read_to_string(&setup.main).expect("main config");
+        let text = text
+            .replace(
+                &format!("HTTP_Port    {old}"),
+                &format!("HTTP_Port    {new}"),
+            )
+            .replace(&format!("http_port: {old}"), &format!("http_port: {new}"));
+        std::fs::write(&setup.main, text).expect("main config");
+        setup.http_port = Some(new);
+    }
+    panic!("Fluent Bit could not bind a free HTTP port three times");
 }
 
 /// The Go plugin's calls for one record (and its one retry), on the same `[OUTPUT]` keys.
@@ -900,4 +922,33 @@ fn real_fluent_bit_and_credcheck_agree_on_every_case() {
         disagree.is_empty(),
         "credcheck and Fluent Bit disagree on: {disagree:?}"
     );
+}
+
+/// The harness's own claim: a router whose HTTP port is taken is told apart from a refusal
+/// (Fluent Bit exits 255 then, as it does for a bad output), so `start_router` can move it.
+#[test]
+fn the_router_harness_tells_a_taken_http_port_from_a_running_router() {
+    let Some(bin) = fluentbit::binary_or_skip(&support::current_test()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let stdout = vec![vec![
+        ("Name".to_string(), "stdout".to_string()),
+        ("Match".to_string(), "*".to_string()),
+    ]];
+    let env = [("PATH".to_string(), "/usr/bin:/bin".to_string())];
+    let taken = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let main = fluentbit::write_config(dir.path(), TAG, Some(port), &stdout, Layout::Extra);
+    let mut router = Router::start(&bin, &main, &env, Some(port));
+    assert!(router.http_port_taken(), "{}", router.log());
+    let (status, _) = router.stop();
+    assert_eq!(status.and_then(|s| s.code()), Some(255));
+    drop(taken);
+    let free = fluentbit::free_port();
+    let main = fluentbit::write_config(dir.path(), TAG, Some(free), &stdout, Layout::Extra);
+    let router = Router::start(&bin, &main, &env, Some(free));
+    assert!(!router.http_port_taken(), "{}", router.log());
+    let (status, log) = router.stop();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{log}");
 }

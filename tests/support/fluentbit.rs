@@ -20,7 +20,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -172,7 +172,8 @@ fn write(path: &Path, text: &str) {
 /// A running Fluent Bit; killed and reaped on drop if not stopped.
 pub struct Router {
     child: Child,
-    log: Arc<Mutex<Vec<u8>>>,
+    /// Its output so far and how many of its two pipes have closed; notified on each read.
+    log: Arc<(Mutex<(Vec<u8>, u8)>, Condvar)>,
     http: Option<SocketAddr>,
     status: Option<ExitStatus>,
 }
@@ -217,7 +218,7 @@ impl Router {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new((Mutex::new((Vec::new(), 0)), Condvar::new()));
         for pipe in [
             child
                 .stdout
@@ -242,9 +243,41 @@ impl Router {
         }
     }
 
+    /// Whether it exited because its HTTP port was taken: it logs "[engine] could not start
+    /// HTTP server" and exits 255 (seen with v5.1.1). Blocks on its log until it says it
+    /// listens (`[http_server] listen`) or could not, or its output ends, at most 10 s.
+    pub fn http_port_taken(&self) -> bool {
+        if self.http.is_none() {
+            return false;
+        }
+        let text = self.wait_log(Duration::from_secs(10), |t| {
+            t.contains("[http_server] listen") || t.contains("could not start HTTP server")
+        });
+        text.contains("could not start HTTP server")
+    }
+
+    /// Blocks until `done` holds for its log, or both pipes closed, or `timeout`; the log.
+    fn wait_log(&self, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
+        let (buf, changed) = &*self.log;
+        let end = Instant::now() + timeout;
+        let mut guard = buf.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let text = String::from_utf8_lossy(&guard.0).into_owned();
+            let left = end.saturating_duration_since(Instant::now());
+            if done(&text) || guard.1 == 2 || left.is_zero() {
+                return text;
+            }
+            guard = changed
+                .wait_timeout(guard, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// Everything it printed so far (stdout and stderr, interleaved as read).
     pub fn log(&self) -> String {
-        String::from_utf8_lossy(&self.log.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+        let guard = self.log.0.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&guard.0).into_owned()
     }
 
     /// Its `[error]` lines (the refusal as Fluent Bit tells it).
@@ -398,11 +431,13 @@ fn gave_up(metrics: &Value) -> Option<String> {
     })
 }
 
-fn drain(mut pipe: Box<dyn Read + Send>, sink: &Mutex<Vec<u8>>) {
+fn drain(mut pipe: Box<dyn Read + Send>, sink: &(Mutex<(Vec<u8>, u8)>, Condvar)) {
     let mut chunk = [0u8; 8192];
+    let lock = || sink.0.lock().unwrap_or_else(|e| e.into_inner());
     while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-        sink.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(&chunk[..n]);
+        lock().0.extend_from_slice(&chunk[..n]);
+        sink.1.notify_all();
     }
+    lock().1 += 1;
+    sink.1.notify_all();
 }
