@@ -940,7 +940,7 @@ fn the_router_harness_tells_a_taken_http_port_from_a_running_router() {
     let taken = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
     let port = taken.local_addr().expect("addr").port();
     let main = fluentbit::write_config(dir.path(), TAG, Some(port), &stdout, Layout::Extra);
-    let mut router = Router::start(&bin, &main, &env, Some(port));
+    let router = Router::start(&bin, &main, &env, Some(port));
     assert!(router.http_port_taken(), "{}", router.log());
     let (status, _) = router.stop();
     assert_eq!(status.and_then(|s| s.code()), Some(255));

@@ -169,11 +169,15 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write config");
 }
 
+/// A router's output (stdout and stderr as read) with the count of closed pipes, and the
+/// condition notified on each read.
+type Log = (Mutex<(Vec<u8>, u8)>, Condvar);
+
 /// A running Fluent Bit; killed and reaped on drop if not stopped.
 pub struct Router {
     child: Child,
     /// Its output so far and how many of its two pipes have closed; notified on each read.
-    log: Arc<(Mutex<(Vec<u8>, u8)>, Condvar)>,
+    log: Arc<Log>,
     http: Option<SocketAddr>,
     status: Option<ExitStatus>,
 }
@@ -431,7 +435,7 @@ fn gave_up(metrics: &Value) -> Option<String> {
     })
 }
 
-fn drain(mut pipe: Box<dyn Read + Send>, sink: &(Mutex<(Vec<u8>, u8)>, Condvar)) {
+fn drain(mut pipe: Box<dyn Read + Send>, sink: &Log) {
     let mut chunk = [0u8; 8192];
     let lock = || sink.0.lock().unwrap_or_else(|e| e.into_inner());
     while let Ok(n @ 1..) = pipe.read(&mut chunk) {
