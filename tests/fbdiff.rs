@@ -320,10 +320,15 @@ fn cases() -> Vec<Case> {
             https_endpoint: true,
             ..Case::seed("32 endpoint https://localhost (scheme stripped) and port")
         },
+        // README, FireLens: a bare `log-group:G` covers neither the group's nor its streams'
+        // ARNs.
+        Case::seed("33 policy on the bare log-group:G ARN (no :*)")
+            .policy(vec![allow(&SEED, &[&format!("{ARN}{G}")])])
+            .refused(BLOCKED, BLOCKED),
         // The counters of another output must not speak for this one.
         Case {
             stdout_first: true,
-            ..Case::seed("33 stdout output first (delivers), S missing, only Put allowed")
+            ..Case::seed("34 stdout output first (delivers), S missing, only Put allowed")
                 .policy(vec![allow(&["logs:PutLogEvents"], &[&g_all])])
                 .groups(g_only())
                 .refused(UNVERIFIED, &["unverified", "blocked"])
@@ -331,7 +336,7 @@ fn cases() -> Vec<Case> {
         Case {
             stdout_first: true,
             layout: Layout::Yaml,
-            ..Case::seed("34 YAML, stdout output first, G missing, no CreateLogGroup")
+            ..Case::seed("35 YAML, stdout output first, G missing, no CreateLogGroup")
                 .policy(vec![allow(
                     &[
                         "logs:CreateLogStream",
@@ -345,7 +350,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             stdout_first: true,
-            ..Case::seed("35 stdout output first, S missing, Create stream+Put allowed")
+            ..Case::seed("36 stdout output first, S missing, Create stream+Put allowed")
                 .policy(vec![allow(&put_create, &[&g_all])])
                 .groups(g_only())
                 .before(UNVERIFIED)
@@ -638,6 +643,13 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
     };
     row.problems = judge(case, &row);
     row.problems.extend(promise);
+    // What the router printed is shown in the CI log: the canary credentials it was given
+    // must not be in it.
+    for canary in [support::CANARY_SECRET, support::CANARY_TOKEN] {
+        if row.router_log.contains(canary) {
+            row.problems.push("the router's log holds a canary secret".into());
+        }
+    }
     row
 }
 
