@@ -647,7 +647,8 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
     // must not be in it.
     for canary in [support::CANARY_SECRET, support::CANARY_TOKEN] {
         if row.router_log.contains(canary) {
-            row.problems.push("the router's log holds a canary secret".into());
+            row.problems
+                .push("the router's log holds a canary secret".into());
         }
     }
     row
