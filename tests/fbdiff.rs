@@ -67,6 +67,13 @@ struct Case {
     groups: Vec<(&'static str, Vec<String>)>,
     /// `AWS_REGION` absent from both environments.
     unset_region: bool,
+    /// More variables for both environments (a `${VAR}` in the config).
+    env: Vec<(&'static str, String)>,
+    /// C plugin: `endpoint https://localhost` (the plugin strips `https://`).
+    https_endpoint: bool,
+    /// A `stdout` output (which always delivers) before the CloudWatch one: its counters are
+    /// `stdout.0`, the CloudWatch output's `cloudwatch_logs.1` (flb_output.c 603-614, 774).
+    stdout_first: bool,
     layout: Layout,
     accepted: bool,
     before: &'static [&'static str],
@@ -112,6 +119,9 @@ impl Case {
             policy: vec![allow(&SEED, &[&on_group(G)])],
             groups: vec![(G, vec![S.into()])],
             unset_region: false,
+            env: Vec::new(),
+            https_endpoint: false,
+            stdout_first: false,
             layout: Layout::Extra,
             accepted: true,
             before: DELIVERABLE,
@@ -190,7 +200,11 @@ fn cases() -> Vec<Case> {
             .refused(BLOCKED, BLOCKED),
         Case::seed("11 G missing, auto_create_group true, CreateLogGroup not allowed")
             .policy(vec![allow(
-                &["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                &[
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                ],
                 &[&g_all],
             )])
             .groups(no_group())
@@ -223,20 +237,30 @@ fn cases() -> Vec<Case> {
         Case::seed("18 policy names another Region")
             .policy(vec![allow(
                 &SEED,
-                &[&format!("arn:aws:logs:us-west-2:123456789012:log-group:{G}:*")],
+                &[&format!(
+                    "arn:aws:logs:us-west-2:123456789012:log-group:{G}:*"
+                )],
             )])
             .refused(BLOCKED, BLOCKED),
         Case::seed("19 Go: G+S exist, no DescribeLogStreams")
             .go()
             .policy(vec![allow(
-                &["logs:CreateLogStream", "logs:CreateLogGroup", "logs:PutLogEvents"],
+                &[
+                    "logs:CreateLogStream",
+                    "logs:CreateLogGroup",
+                    "logs:PutLogEvents",
+                ],
                 &[&g_all],
             )])
             .refused(BLOCKED, BLOCKED),
         Case::seed("20 Go: auto_create_group true, G exists, no CreateLogGroup")
             .go()
             .policy(vec![allow(
-                &["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                &[
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                ],
                 &[&g_all],
             )])
             .refused(BLOCKED, BLOCKED),
@@ -258,6 +282,75 @@ fn cases() -> Vec<Case> {
         Case {
             layout: Layout::Yaml,
             ..Case::seed("25 YAML config, S missing, Create stream+Put allowed")
+                .policy(vec![allow(&put_create, &[&g_all])])
+                .groups(g_only())
+                .before(UNVERIFIED)
+        },
+        // cloudwatch_api.c 1931-1938: retention after the group's creation; its failure fails
+        // the flush, the retry finds the group and delivers (retention never set).
+        Case::seed("26 G missing, log_retention_days 7, PutRetentionPolicy not allowed")
+            .set("log_retention_days", "7")
+            .groups(no_group())
+            .before(UNVERIFIED),
+        // cloudwatch.go 608-638: the Go plugin sets retention on an existing group too. No
+        // harmless form of PutRetentionPolicy exists, so credcheck may only say unverified.
+        Case::seed("27 Go: log_retention_days 7, G+S exist, PutRetentionPolicy not allowed")
+            .go()
+            .set("log_retention_days", "7")
+            .refused(&["blocked", "unverified"], &["blocked", "unverified"]),
+        Case::seed("28 log_stream_template $TAG (the FireLens tag), fallback S absent")
+            .set("log_stream_template", "$TAG")
+            .groups(vec![(G, vec![TAG.into()])]),
+        Case::seed("29 Go: log_stream_prefix + FireLens tag, stream exists")
+            .go()
+            .unset("log_stream_name")
+            .set("log_stream_prefix", PREFIX)
+            .groups(vec![(G, vec![format!("{PREFIX}{TAG}")])]),
+        Case::seed("30 Go: auto_create_group false, G missing")
+            .go()
+            .set("auto_create_group", "false")
+            .groups(no_group())
+            .refused(BLOCKED, BLOCKED),
+        Case {
+            env: vec![("LOG_GROUP", G.into())],
+            ..Case::seed("31 log_group_name ${LOG_GROUP} from the environment")
+                .set("log_group_name", "${LOG_GROUP}")
+        },
+        Case {
+            https_endpoint: true,
+            ..Case::seed("32 endpoint https://localhost (scheme stripped) and port")
+        },
+        // README, FireLens: a bare `log-group:G` covers neither the group's nor its streams'
+        // ARNs.
+        Case::seed("33 policy on the bare log-group:G ARN (no :*)")
+            .policy(vec![allow(&SEED, &[&format!("{ARN}{G}")])])
+            .refused(BLOCKED, BLOCKED),
+        // The counters of another output must not speak for this one.
+        Case {
+            stdout_first: true,
+            ..Case::seed("34 stdout output first (delivers), S missing, only Put allowed")
+                .policy(vec![allow(&["logs:PutLogEvents"], &[&g_all])])
+                .groups(g_only())
+                .refused(UNVERIFIED, &["unverified", "blocked"])
+        },
+        Case {
+            stdout_first: true,
+            layout: Layout::Yaml,
+            ..Case::seed("35 YAML, stdout output first, G missing, no CreateLogGroup")
+                .policy(vec![allow(
+                    &[
+                        "logs:CreateLogStream",
+                        "logs:DescribeLogStreams",
+                        "logs:PutLogEvents",
+                    ],
+                    &[&g_all],
+                )])
+                .groups(no_group())
+                .refused(&["blocked", "unverified"], &["blocked", "unverified"])
+        },
+        Case {
+            stdout_first: true,
+            ..Case::seed("36 stdout output first, S missing, Create stream+Put allowed")
                 .policy(vec![allow(&put_create, &[&g_all])])
                 .groups(g_only())
                 .before(UNVERIFIED)
@@ -392,7 +485,12 @@ fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, decoy: &Fake, ca: &TestCa)
     match case.plugin {
         // cloudwatch_logs.c 170-174 and 355: `endpoint` is a host name, `port` replaces 443.
         Plugin::C => {
-            push("endpoint", "localhost".into());
+            let host = if case.https_endpoint {
+                "https://localhost"
+            } else {
+                "localhost"
+            };
+            push("endpoint", host.into());
             push("port", logs.port().to_string());
             push("tls.ca_file", ca.ca_file().display().to_string());
         }
@@ -400,7 +498,15 @@ fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, decoy: &Fake, ca: &TestCa)
         Plugin::Go => push("endpoint", logs.url()),
     }
     let http_port = (case.plugin == Plugin::C).then(fluentbit::free_port);
-    let main = fluentbit::write_config(dir.path(), TAG, http_port, &keys, case.layout);
+    let mut outputs: Vec<Vec<(String, String)>> = Vec::new();
+    if case.stdout_first {
+        outputs.push(vec![
+            ("Name".to_string(), "stdout".to_string()),
+            ("Match".to_string(), "*".to_string()),
+        ]);
+    }
+    outputs.push(keys);
+    let main = fluentbit::write_config(dir.path(), TAG, http_port, &outputs, case.layout);
     let output_file = case.layout.output_file(dir.path());
     let mut env = vec![
         ("PATH".to_string(), "/usr/bin:/bin".to_string()),
@@ -413,7 +519,10 @@ fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, decoy: &Fake, ca: &TestCa)
             "ECS_CONTAINER_METADATA_URI_V4".to_string(),
             peer.task_metadata_uri(),
         ),
-        ("AWS_CA_BUNDLE".to_string(), ca.ca_file().display().to_string()),
+        (
+            "AWS_CA_BUNDLE".to_string(),
+            ca.ca_file().display().to_string(),
+        ),
         // Where credcheck would go if it ignored the output's own `endpoint`/`port`: a decoy
         // on loopback (never an outside name), which must see nothing.
         ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS".to_string(), decoy.url()),
@@ -422,6 +531,7 @@ fn setup(case: &Case, peer: &peer::Peer, logs: &Fake, decoy: &Fake, ca: &TestCa)
     if !case.unset_region {
         env.push(("AWS_REGION".to_string(), fake::REGION.to_string()));
     }
+    env.extend(case.env.iter().map(|(k, v)| (k.to_string(), v.clone())));
     Setup {
         dir,
         main,
@@ -492,14 +602,14 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
     );
     let logs = Fake::start_tls(plan, ca.server_config());
     let decoy = Fake::start_tls(fake::Plan::default(), ca.server_config());
-    let setup = setup(case, &creds, &logs, &decoy, ca);
+    let mut setup = setup(case, &creds, &logs, &decoy, ca);
     let before = report(&setup);
     let mut promise = changes(&logs, 0, "credcheck before");
     let mark = logs.seen().len();
     let mut router = None;
     let outcome = match case.plugin {
         Plugin::C => {
-            let r = router.insert(Router::start(bin, &setup.main, &setup.env, setup.http_port));
+            let r = router.insert(start_router(bin, &mut setup));
             r.outcome(&logs, mark, Duration::from_secs(40))
                 .ok_or_else(|| "Fluent Bit neither delivered nor gave up within 40 s".to_string())
         }
@@ -533,6 +643,14 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
     };
     row.problems = judge(case, &row);
     row.problems.extend(promise);
+    // What the router printed is shown in the CI log: the canary credentials it was given
+    // must not be in it.
+    for canary in [support::CANARY_SECRET, support::CANARY_TOKEN] {
+        if row.router_log.contains(canary) {
+            row.problems
+                .push("the router's log holds a canary secret".into());
+        }
+    }
     row
 }
 
@@ -548,8 +666,35 @@ fn changes(logs: &Fake, from: usize, who: &str) -> Vec<String> {
                 || s.operation.contains("Tag")
                 || (s.operation.starts_with("Create") && s.status == 200)
         })
-        .map(|s| format!("{who} changed the account: {} → {} (stored {})", s.operation, s.status, s.stored))
+        .map(|s| {
+            format!(
+                "{who} changed the account: {} → {} (stored {})",
+                s.operation, s.status, s.stored
+            )
+        })
         .collect()
+}
+
+/// Starts the router; when another process took its HTTP port in the meantime (Fluent Bit
+/// then exits: "[engine] could not start HTTP server"), again on a new port, at most 3 times.
+fn start_router(bin: &Path, setup: &mut Setup) -> Router {
+    for _ in 0..3 {
+        let router = Router::start(bin, &setup.main, &setup.env, setup.http_port);
+        if !router.http_port_taken() {
+            return router;
+        }
+        let (old, new) = (setup.http_port.unwrap_or(0), fluentbit::free_port());
+        let text = std::fs::read_to_string(&setup.main).expect("main config");
+        let text = text
+            .replace(
+                &format!("HTTP_Port    {old}"),
+                &format!("HTTP_Port    {new}"),
+            )
+            .replace(&format!("http_port: {old}"), &format!("http_port: {new}"));
+        std::fs::write(&setup.main, text).expect("main config");
+        setup.http_port = Some(new);
+    }
+    panic!("Fluent Bit could not bind a free HTTP port three times");
 }
 
 /// The Go plugin's calls for one record (and its one retry), on the same `[OUTPUT]` keys.
@@ -566,7 +711,10 @@ fn emulate(setup: &Setup, creds: &peer::Peer, logs: &Fake, ca: &TestCa, mark: us
             "{why}; the fake stored {stored} event(s) [{}]",
             plugin.log.join(", ")
         )),
-        Ok(why) => Outcome::Refused(format!("{why} but nothing stored [{}]", plugin.log.join(", "))),
+        Ok(why) => Outcome::Refused(format!(
+            "{why} but nothing stored [{}]",
+            plugin.log.join(", ")
+        )),
         Err(e) => Outcome::Refused(format!("{e} [{}]", plugin.log.join(", "))),
     }
 }
@@ -584,7 +732,11 @@ fn judge(case: &Case, row: &Row) -> Vec<String> {
     if accepted != case.accepted {
         p.push(format!(
             "the router {} but the case expects it to be {}",
-            if accepted { "was accepted" } else { "was refused" },
+            if accepted {
+                "was accepted"
+            } else {
+                "was refused"
+            },
             if case.accepted { "accepted" } else { "refused" }
         ));
     }
@@ -594,24 +746,43 @@ fn judge(case: &Case, row: &Row) -> Vec<String> {
             p.push(format!("{when}: blocked, but Fluent Bit delivered"));
         }
         if !accepted && v.delivery == "deliverable" {
-            p.push(format!("{when}: deliverable, but Fluent Bit's records were refused"));
+            p.push(format!(
+                "{when}: deliverable, but Fluent Bit's records were refused"
+            ));
         }
         if let Some(code) = v.expected_exit() {
             if code != v.out.code {
-                p.push(format!("{when}: {} should exit {code}, exited {}", v.delivery, v.out.code));
+                p.push(format!(
+                    "{when}: {} should exit {code}, exited {}",
+                    v.delivery, v.out.code
+                ));
             }
         } else if !accepted && v.out.code == 0 {
-            p.push(format!("{when}: exit 0 ({}) while Fluent Bit was refused", v.delivery));
+            p.push(format!(
+                "{when}: exit 0 ({}) while Fluent Bit was refused",
+                v.delivery
+            ));
         }
     }
     if accepted && row.after.delivery != "deliverable" {
-        p.push(format!("after: {}, but Fluent Bit delivered", row.after.delivery));
+        p.push(format!(
+            "after: {}, but Fluent Bit delivered",
+            row.after.delivery
+        ));
     }
     if !case.before.contains(&row.before.delivery.as_str()) {
-        p.push(format!("before: {} (expected {})", row.before.delivery, case.before.join(" or ")));
+        p.push(format!(
+            "before: {} (expected {})",
+            row.before.delivery,
+            case.before.join(" or ")
+        ));
     }
     if !case.after.contains(&row.after.delivery.as_str()) {
-        p.push(format!("after: {} (expected {})", row.after.delivery, case.after.join(" or ")));
+        p.push(format!(
+            "after: {} (expected {})",
+            row.after.delivery,
+            case.after.join(" or ")
+        ));
     }
     let want_health = if accepted { 0 } else { 1 };
     if health != want_health {
@@ -624,7 +795,12 @@ fn print_table(rows: &[Row]) {
     say!("\nFluent Bit v5.1.1 (C cloudwatch_logs) and the Go cloudwatch emulator vs credcheck, same config and credentials");
     say!(
         "{:<64} {:<6} {:<9} {:<18} {:<18} {:<6} agree",
-        "case", "plugin", "router", "before (exit)", "after (exit)", "health"
+        "case",
+        "plugin",
+        "router",
+        "before (exit)",
+        "after (exit)",
+        "health"
     );
     for r in rows {
         let router = match &r.router {
@@ -656,7 +832,11 @@ fn print_table(rows: &[Row]) {
         say!(
             "\n--- {} {}:",
             r.name,
-            if r.problems.is_empty() { "agrees" } else { "disagrees" }
+            if r.problems.is_empty() {
+                "agrees"
+            } else {
+                "disagrees"
+            }
         );
         for p in &r.problems {
             say!("    {p}");
@@ -721,7 +901,9 @@ fn real_fluent_bit_and_credcheck_agree_on_every_case() {
                     run_case(case, &bin, &ca)
                 }))
                 .map_err(|e| panic_text(&*e));
-                rows.lock().unwrap_or_else(|e| e.into_inner()).push((i, row));
+                rows.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((i, row));
             });
         }
     });
@@ -749,5 +931,37 @@ fn real_fluent_bit_and_credcheck_agree_on_every_case() {
         .filter(|r| !r.problems.is_empty())
         .map(|r| r.name)
         .collect();
-    assert!(disagree.is_empty(), "credcheck and Fluent Bit disagree on: {disagree:?}");
+    assert!(
+        disagree.is_empty(),
+        "credcheck and Fluent Bit disagree on: {disagree:?}"
+    );
+}
+
+/// The harness's own claim: a router whose HTTP port is taken is told apart from a refusal
+/// (Fluent Bit exits 255 then, as it does for a bad output), so `start_router` can move it.
+#[test]
+fn the_router_harness_tells_a_taken_http_port_from_a_running_router() {
+    let Some(bin) = fluentbit::binary_or_skip(&support::current_test()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let stdout = vec![vec![
+        ("Name".to_string(), "stdout".to_string()),
+        ("Match".to_string(), "*".to_string()),
+    ]];
+    let env = [("PATH".to_string(), "/usr/bin:/bin".to_string())];
+    let taken = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let main = fluentbit::write_config(dir.path(), TAG, Some(port), &stdout, Layout::Extra);
+    let router = Router::start(&bin, &main, &env, Some(port));
+    assert!(router.http_port_taken(), "{}", router.log());
+    let (status, _) = router.stop();
+    assert_eq!(status.and_then(|s| s.code()), Some(255));
+    drop(taken);
+    let free = fluentbit::free_port();
+    let main = fluentbit::write_config(dir.path(), TAG, Some(free), &stdout, Layout::Extra);
+    let router = Router::start(&bin, &main, &env, Some(free));
+    assert!(!router.http_port_taken(), "{}", router.log());
+    let (status, log) = router.stop();
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{log}");
 }

@@ -20,7 +20,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,8 @@ pub fn binary() -> Option<PathBuf> {
 pub fn binary_or_skip(test: &str) -> Option<PathBuf> {
     let found = binary();
     if found.is_none() {
-        let why = "the real Fluent Bit is not at $FLUENT_BIT or ../shared/fluent-bit/bin/fluent-bit";
+        let why =
+            "the real Fluent Bit is not at $FLUENT_BIT or ../shared/fluent-bit/bin/fluent-bit";
         assert!(!super::in_ci(), "{test}: {why} (CI must have it)");
         super::skip(test, why);
     }
@@ -73,22 +74,21 @@ impl Layout {
     }
 }
 
-/// The `[SERVICE]` + dummy `[INPUT]` of a FireLens-like router, and its `[OUTPUT]` in an
-/// included file. Returns the main file. `http_port` None: no HTTP server (the Go plugin's
+/// The `[SERVICE]` + dummy `[INPUT]` of a FireLens-like router, and its `[OUTPUT]`s (in this
+/// order) in an included file. Returns the main file. `http_port` None: no HTTP server (the Go plugin's
 /// emulator has no metrics API).
 pub fn write_config(
     dir: &Path,
     tag: &str,
     http_port: Option<u16>,
-    output: &[(String, String)],
+    outputs: &[Vec<(String, String)>],
     layout: Layout,
 ) -> PathBuf {
     if layout == Layout::Yaml {
-        return write_yaml(dir, tag, http_port, output);
+        return write_yaml(dir, tag, http_port, outputs);
     }
-    let mut service = String::from(
-        "[SERVICE]\n    Flush        1\n    Grace        1\n    Log_Level    info\n",
-    );
+    let mut service =
+        String::from("[SERVICE]\n    Flush        1\n    Grace        1\n    Log_Level    info\n");
     if let Some(port) = http_port {
         service.push_str(&format!(
             "    HTTP_Server  On\n    HTTP_Listen  127.0.0.1\n    HTTP_Port    {port}\n"
@@ -104,9 +104,12 @@ pub fn write_config(
     let main = format!(
         "{service}\n[INPUT]\n    Name  dummy\n    Tag   {tag}\n    Dummy {{\"log\":\"fbdiff record\",\"source\":\"stdout\"}}\n\n@INCLUDE {include}\n"
     );
-    let mut out = String::from("[OUTPUT]\n");
-    for (k, v) in output {
-        out.push_str(&format!("    {k} {v}\n"));
+    let mut out = String::new();
+    for output in outputs {
+        out.push_str("[OUTPUT]\n");
+        for (k, v) in output {
+            out.push_str(&format!("    {k} {v}\n"));
+        }
     }
     match layout {
         Layout::Extra | Layout::Yaml => write(&layout.output_file(dir), &out),
@@ -127,7 +130,12 @@ pub fn write_config(
 
 /// The same router in Fluent Bit's YAML format: `service`, the dummy input, and the output in
 /// `extra.yaml` by `includes`. Values are single-quoted YAML scalars.
-fn write_yaml(dir: &Path, tag: &str, http_port: Option<u16>, output: &[(String, String)]) -> PathBuf {
+fn write_yaml(
+    dir: &Path,
+    tag: &str,
+    http_port: Option<u16>,
+    outputs: &[Vec<(String, String)>],
+) -> PathBuf {
     let q = |v: &str| format!("'{}'", v.replace('\'', "''"));
     let mut main = String::from("service:\n  flush: 1\n  grace: 1\n  log_level: info\n");
     if let Some(port) = http_port {
@@ -142,9 +150,11 @@ fn write_yaml(dir: &Path, tag: &str, http_port: Option<u16>, output: &[(String, 
         q("{\"log\":\"fbdiff record\",\"source\":\"stdout\"}")
     ));
     let mut out = String::from("pipeline:\n  outputs:\n");
-    for (i, (k, v)) in output.iter().enumerate() {
-        let lead = if i == 0 { "    - " } else { "      " };
-        out.push_str(&format!("{lead}{}: {}\n", k.to_ascii_lowercase(), q(v)));
+    for output in outputs {
+        for (i, (k, v)) in output.iter().enumerate() {
+            let lead = if i == 0 { "    - " } else { "      " };
+            out.push_str(&format!("{lead}{}: {}\n", k.to_ascii_lowercase(), q(v)));
+        }
     }
     write(&Layout::Yaml.output_file(dir), &out);
     let path = dir.join("fluent-bit.yaml");
@@ -159,10 +169,15 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write config");
 }
 
+/// A router's output (stdout and stderr as read) with the count of closed pipes, and the
+/// condition notified on each read.
+type Log = (Mutex<(Vec<u8>, u8)>, Condvar);
+
 /// A running Fluent Bit; killed and reaped on drop if not stopped.
 pub struct Router {
     child: Child,
-    log: Arc<Mutex<Vec<u8>>>,
+    /// Its output so far and how many of its two pipes have closed; notified on each read.
+    log: Arc<Log>,
     http: Option<SocketAddr>,
     status: Option<ExitStatus>,
 }
@@ -189,7 +204,12 @@ impl Outcome {
 
 impl Router {
     /// Starts `bin -c config` with exactly `env` (plus `AWS_EC2_METADATA_DISABLED=true`).
-    pub fn start(bin: &Path, config: &Path, env: &[(String, String)], http_port: Option<u16>) -> Router {
+    pub fn start(
+        bin: &Path,
+        config: &Path,
+        env: &[(String, String)],
+        http_port: Option<u16>,
+    ) -> Router {
         let mut cmd = Command::new(bin);
         cmd.arg("-c")
             .arg(config)
@@ -202,10 +222,16 @@ impl Router {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new((Mutex::new((Vec::new(), 0)), Condvar::new()));
         for pipe in [
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -221,9 +247,41 @@ impl Router {
         }
     }
 
+    /// Whether it exited because its HTTP port was taken: it logs "[engine] could not start
+    /// HTTP server" and exits 255 (seen with v5.1.1). Blocks on its log until it says it
+    /// listens (`[http_server] listen`) or could not, or its output ends, at most 10 s.
+    pub fn http_port_taken(&self) -> bool {
+        if self.http.is_none() {
+            return false;
+        }
+        let text = self.wait_log(Duration::from_secs(10), |t| {
+            t.contains("[http_server] listen") || t.contains("could not start HTTP server")
+        });
+        text.contains("could not start HTTP server")
+    }
+
+    /// Blocks until `done` holds for its log, or both pipes closed, or `timeout`; the log.
+    fn wait_log(&self, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
+        let (buf, changed) = &*self.log;
+        let end = Instant::now() + timeout;
+        let mut guard = buf.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let text = String::from_utf8_lossy(&guard.0).into_owned();
+            let left = end.saturating_duration_since(Instant::now());
+            if done(&text) || guard.1 == 2 || left.is_zero() {
+                return text;
+            }
+            guard = changed
+                .wait_timeout(guard, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// Everything it printed so far (stdout and stderr, interleaved as read).
     pub fn log(&self) -> String {
-        String::from_utf8_lossy(&self.log.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+        let guard = self.log.0.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&guard.0).into_owned()
     }
 
     /// Its `[error]` lines (the refusal as Fluent Bit tells it).
@@ -377,11 +435,13 @@ fn gave_up(metrics: &Value) -> Option<String> {
     })
 }
 
-fn drain(mut pipe: Box<dyn Read + Send>, sink: &Mutex<Vec<u8>>) {
+fn drain(mut pipe: Box<dyn Read + Send>, sink: &Log) {
     let mut chunk = [0u8; 8192];
+    let lock = || sink.0.lock().unwrap_or_else(|e| e.into_inner());
     while let Ok(n @ 1..) = pipe.read(&mut chunk) {
-        sink.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(&chunk[..n]);
+        lock().0.extend_from_slice(&chunk[..n]);
+        sink.1.notify_all();
     }
+    lock().1 += 1;
+    sink.1.notify_all();
 }

@@ -253,13 +253,11 @@ impl GoPlugin {
     /// One signed JSON 1.1 POST over TLS; the answer's body is kept as `message` on 200.
     fn call(&mut self, op: &str, body: Value) -> Answer {
         let body = body.to_string().into_bytes();
-        let answer = self
-            .post(op, &body)
-            .unwrap_or_else(|e| Answer {
-                status: 0,
-                code: Some("RequestError".into()),
-                message: e,
-            });
+        let answer = self.post(op, &body).unwrap_or_else(|e| Answer {
+            status: 0,
+            code: Some("RequestError".into()),
+            message: e,
+        });
         self.log.push(format!(
             "{op} → {} {}",
             answer.status,
@@ -279,7 +277,11 @@ impl GoPlugin {
         ];
         let signed = self.sign(&url, &unsigned, body)?;
         let mut head = format!("POST / HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\nUser-Agent: aws-fluent-bit-plugin (linux) emulated\r\n", body.len());
-        for (k, v) in unsigned.iter().map(|(k, v)| (k.to_string(), v.to_string())).chain(signed) {
+        for (k, v) in unsigned
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain(signed)
+        {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
@@ -315,7 +317,12 @@ impl GoPlugin {
 
     /// SigV4 headers (aws-sigv4), as aws-sdk-go v1 would sign (service `logs`, the output's
     /// region). The fake does not verify them.
-    fn sign(&self, url: &str, unsigned: &[(&str, &str)], body: &[u8]) -> Result<Vec<(String, String)>, String> {
+    fn sign(
+        &self,
+        url: &str,
+        unsigned: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, String> {
         let (akid, secret, token) = &self.creds;
         let identity: Identity =
             Credentials::new(akid, secret, Some(token.clone()), None, "go-emulator").into();
@@ -360,5 +367,9 @@ fn container_credentials(url: &str) -> Result<(String, String, String), String> 
         .map_err(|e| e.to_string())?;
     let v: Value = serde_json::from_slice(&resp.body).map_err(|e| e.to_string())?;
     let field = |k: &str| v[k].as_str().map(str::to_string).ok_or(format!("no {k}"));
-    Ok((field("AccessKeyId")?, field("SecretAccessKey")?, field("Token")?))
+    Ok((
+        field("AccessKeyId")?,
+        field("SecretAccessKey")?,
+        field("Token")?,
+    ))
 }

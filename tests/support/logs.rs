@@ -456,7 +456,6 @@ fn serve<S: Read + Write>(shared: &Shared, stream: &mut S) {
     shared.answered.notify_all();
 }
 
-
 type Reply = (u16, String, Vec<u8>);
 
 fn error(status: u16, code: &str, message: &str) -> Reply {

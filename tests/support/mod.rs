@@ -19,9 +19,9 @@ pub mod logs;
 pub mod moto;
 pub mod netns;
 pub mod peer;
-pub mod testca;
 #[cfg(test)]
 mod selftest;
+pub mod testca;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;

@@ -44,7 +44,8 @@ impl TestCa {
         let mut leaf = CertificateParams::new(vec!["localhost".to_string()]).expect("params");
         leaf.subject_alt_names
             .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        leaf.distinguished_name.push(DnType::CommonName, "localhost");
+        leaf.distinguished_name
+            .push(DnType::CommonName, "localhost");
         leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         leaf.use_authority_key_identifier_extension = true;
         let leaf_cert = leaf.signed_by(&leaf_key, &issuer).expect("server cert");
