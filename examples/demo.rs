@@ -6,6 +6,9 @@
 //!
 //! The demo re-executes itself with a cleared environment and `CREDCHECK_DEMO_CHILD=1`; the
 //! child is credcheck's own `main_entry`, so what you see is exactly what the binary prints.
+//! With `CREDCHECK_TEST_BIN` set, the child is that binary instead (run by
+//! `CREDCHECK_TEST_RUNNER` when set): `scripts/release` shows the aarch64 binary's report
+//! under `qemu-aarch64-static` this way.
 #![forbid(unsafe_code)]
 
 #[allow(dead_code)]
@@ -15,6 +18,9 @@ mod peer;
 use std::process::Command;
 
 const CHILD: &str = "CREDCHECK_DEMO_CHILD";
+/// Another credcheck binary to run, and the program that runs it (as in the test harness).
+const TEST_BIN: &str = "CREDCHECK_TEST_BIN";
+const TEST_RUNNER: &str = "CREDCHECK_TEST_RUNNER";
 
 fn main() {
     if std::env::var_os(CHILD).is_some() {
@@ -48,8 +54,18 @@ fn main() {
 }
 
 fn run(fake: &peer::Peer, format: &str) -> i32 {
+    let set = |name| std::env::var_os(name).filter(|v| !v.is_empty());
     let me = std::env::current_exe().expect("the demo knows its own path");
-    let status = Command::new(me)
+    let bin = set(TEST_BIN).map_or(me, std::path::PathBuf::from);
+    let mut command = match set(TEST_RUNNER) {
+        Some(runner) => {
+            let mut c = Command::new(runner);
+            c.arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    let status = command
         .env_clear()
         .env(CHILD, "1")
         .env("PATH", "/usr/bin:/bin")

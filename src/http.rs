@@ -1,28 +1,20 @@
-//! The one HTTP client for credcheck's own endpoint requests (container endpoint, IMDS, ECS
-//! task metadata), the run's time budget, and the HTTP client handed to the AWS SDK.
+//! The one HTTP client for every request credcheck makes itself (container endpoint, IMDS, ECS
+//! task metadata, the probe's signed calls), reqwest as the design names it, and the run's
+//! time budget. The AWS SDK keeps its own client (`sdk`).
 //!
 //! Rules: explicit connect and total timeouts clipped to the run deadline, never a proxy
-//! (the endpoints are link-local or loopback), never a redirect, bodies capped at 64 KiB,
-//! a fixed user agent, TLS roots only when an https URL is actually requested.
+//! (the endpoints are link-local or loopback), never a redirect, no pooled connection, bodies
+//! capped at 64 KiB while they stream, a fixed user agent, rustls with ring only (no second
+//! TLS stack), TLS roots only when an https URL is actually requested.
 //! Reads no env vars (AWS_CA_BUNDLE arrives through `tls::Roots`).
 
 use crate::error::Error;
 use crate::secret::Secret;
 use crate::tls::{self, Roots};
-use ::http::header;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use reqwest::header;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 
-pub use ::http::Method;
-pub use url::Url;
+pub use reqwest::{Method, Url};
 
 pub const BODY_CAP: usize = 64 * 1024;
 pub const USER_AGENT: &str = concat!("credcheck/", env!("CARGO_PKG_VERSION"));
@@ -129,12 +121,14 @@ pub enum HeaderValue<'a> {
     Secret(&'a Secret),
 }
 
-/// The endpoint client: HTTP/1.1 over one fresh connection per request, straight on hyper's
-/// connection API (hyper and tokio-rustls are in the tree for the SDK's own client, so this
-/// costs no second HTTP stack). No pool, no proxy, no redirect.
+/// The endpoint client: reqwest (the design's HTTP client) over the rustls configuration of
+/// `tls` (ring; bundled roots plus `AWS_CA_BUNDLE`), HTTP/1.1 only, no proxy (the endpoints are
+/// link-local or loopback, and `warning` diagnoses a proxy that would capture the SDK's
+/// requests), no redirect, no pooled connection (`pool_max_idle_per_host(0)`).
 #[derive(Clone)]
 pub struct Client {
-    tls: Arc<rustls::ClientConfig>,
+    inner: reqwest::Client,
+    tls: rustls::ClientConfig,
     connect_timeout: Duration,
 }
 
@@ -144,10 +138,47 @@ pub fn endpoint_client(roots: Option<&Roots>, connect_timeout: Duration) -> Resu
         Some(roots) => roots.rustls_config()?,
         None => tls::plain_http_config()?,
     };
+    let inner = reqwest_client(&tls, connect_timeout).map_err(|e| {
+        Error::config(
+            "http-setup",
+            format!("HTTP client set-up failed: {}", last_cause(&e)),
+            "report this as a credcheck bug",
+        )
+    })?;
     Ok(Client {
-        tls: Arc::new(tls),
+        inner,
+        tls,
         connect_timeout,
     })
+}
+
+fn reqwest_client(
+    tls: &rustls::ClientConfig,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls.clone())
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout)
+        .user_agent(USER_AGENT)
+        .http1_only()
+        .pool_max_idle_per_host(0)
+        .build()
+}
+
+impl Client {
+    /// The client for one request: the shared one, or, when the request's own timeout is the
+    /// shorter (the run's budget is nearly spent), one whose connect timeout is that, so that a
+    /// stalled connect is still reported as a connect timeout.
+    fn for_timeout(&self, timeout: Duration) -> Result<reqwest::Client, FetchError> {
+        if timeout >= self.connect_timeout {
+            return Ok(self.inner.clone());
+        }
+        reqwest_client(&self.tls, timeout).map_err(|e| {
+            FetchError::Other(format!("HTTP client set-up failed: {}", last_cause(&e)))
+        })
+    }
 }
 
 /// Sends one request and reads at most [`BODY_CAP`] bytes of the answer.
@@ -161,178 +192,38 @@ pub async fn fetch_with_body(
     req: Request<'_>,
     body: Option<Vec<u8>>,
 ) -> Result<Fetched, FetchError> {
-    let started = Instant::now();
-    let request = build(&req, body)?;
-    let connecting = tokio::time::timeout(
-        client.connect_timeout.min(req.timeout),
-        connect(client, req.url),
-    );
-    let io = connecting.await.map_err(|_| FetchError::ConnectTimeout)??;
-    let left = req.timeout.saturating_sub(started.elapsed());
-    tokio::time::timeout(left, exchange(io, request))
-        .await
-        .map_err(|_| FetchError::ReadTimeout)?
+    // reqwest's own timeouts (connect, then total) fire first and say which phase stalled;
+    // this is the backstop.
+    let backstop = req.timeout + Duration::from_millis(50);
+    match tokio::time::timeout(backstop, send(client, req, body)).await {
+        Ok(result) => result,
+        Err(_) => Err(FetchError::ReadTimeout),
+    }
 }
 
-/// The request as hyper sends it: origin-form target, Host, User-Agent, then the caller's
-/// headers (secret ones marked sensitive).
-fn build(
-    req: &Request<'_>,
+async fn send(
+    client: &Client,
+    req: Request<'_>,
     body: Option<Vec<u8>>,
-) -> Result<::http::Request<Full<Bytes>>, FetchError> {
-    let target = &req.url[url::Position::BeforePath..url::Position::AfterQuery];
-    let mut builder = ::http::Request::builder()
-        .method(req.method.clone())
-        .uri(target)
-        .header(header::HOST, host_header(req.url))
-        .header(header::USER_AGENT, USER_AGENT);
-    for (name, value) in &req.headers {
+) -> Result<Fetched, FetchError> {
+    let mut builder = client
+        .for_timeout(req.timeout)?
+        .request(req.method, req.url.clone())
+        .timeout(req.timeout);
+    if let Some(body) = body {
+        builder = builder.body(body);
+    }
+    for (name, value) in req.headers {
         builder = match value {
-            HeaderValue::Plain(v) => builder.header(*name, *v),
-            HeaderValue::Secret(s) => builder.header(*name, sensitive_header(s)?),
+            HeaderValue::Plain(v) => builder.header(name, v),
+            HeaderValue::Secret(s) => builder.header(name, sensitive_header(s)?),
         };
     }
-    let body = body.unwrap_or_default();
-    if !body.is_empty() {
-        builder = builder.header(header::CONTENT_LENGTH, body.len());
-    }
-    builder
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|_| FetchError::Other("the request cannot be sent as HTTP/1.1".to_string()))
-}
-
-fn host_header(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    }
-}
-
-fn sensitive_header(secret: &Secret) -> Result<::http::HeaderValue, FetchError> {
-    let mut value = ::http::HeaderValue::from_str(secret.expose()).map_err(|_| {
-        FetchError::Other("the header value holds bytes that HTTP headers cannot carry".to_string())
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
-/// Resolves, connects (TCP, then TLS for https): the phase `connect_timeout` bounds.
-async fn connect(client: &Client, url: &Url) -> Result<Box<dyn Stream>, FetchError> {
-    let host = url
-        .host()
-        .ok_or_else(|| FetchError::Other("the URL has no host".to_string()))?;
-    let port = url
-        .port_or_known_default()
-        .ok_or_else(|| FetchError::Other("the URL has no port".to_string()))?;
-    let addrs: Vec<SocketAddr> = match host {
-        url::Host::Ipv4(ip) => vec![SocketAddr::new(ip.into(), port)],
-        url::Host::Ipv6(ip) => vec![SocketAddr::new(ip.into(), port)],
-        url::Host::Domain(name) => tokio::net::lookup_host((name, port))
-            .await
-            .map_err(|_| FetchError::Dns(name.to_string()))?
-            .collect(),
-    };
-    let tcp = connect_any(&addrs, url).await?;
-    let _ = tcp.set_nodelay(true);
-    match url.scheme() {
-        "http" => Ok(Box::new(tcp)),
-        "https" => Ok(Box::new(handshake(client, host, tcp).await?)),
-        other => Err(FetchError::Other(format!(
-            "the scheme {other:?} is neither http nor https"
-        ))),
-    }
-}
-
-async fn connect_any(addrs: &[SocketAddr], url: &Url) -> Result<TcpStream, FetchError> {
-    let mut last = FetchError::Dns(url.host_str().unwrap_or_default().to_string());
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(tcp) => return Ok(tcp),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                last = FetchError::Refused
-            }
-            Err(e) => last = FetchError::Other(format!("could not connect: {}", last_cause(&e))),
-        }
-    }
-    Err(last)
-}
-
-async fn handshake(
-    client: &Client,
-    host: url::Host<&str>,
-    tcp: TcpStream,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, FetchError> {
-    let name = match host {
-        url::Host::Domain(d) => ServerName::try_from(d.to_string())
-            .map_err(|_| FetchError::Other(format!("{d:?} is not a valid TLS server name")))?,
-        url::Host::Ipv4(ip) => ServerName::from(std::net::IpAddr::from(ip)),
-        url::Host::Ipv6(ip) => ServerName::from(std::net::IpAddr::from(ip)),
-    };
-    tokio_rustls::TlsConnector::from(client.tls.clone())
-        .connect(name, tcp)
-        .await
-        .map_err(|e| FetchError::Other(format!("could not connect: {}", last_cause(&e))))
-}
-
-/// Sends the request on the connection and reads the answer, body capped.
-async fn exchange(
-    io: Box<dyn Stream>,
-    request: ::http::Request<Full<Bytes>>,
-) -> Result<Fetched, FetchError> {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| classify(&e))?;
-    // The connection is driven beside the request and dropped with this future.
-    let driver = AbortOnDrop(tokio::spawn(async move {
-        let _ = connection.await;
-    }));
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| classify(&e))?;
-    let fetched = read(response).await;
-    drop(driver);
-    fetched
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-async fn read(response: ::http::Response<Incoming>) -> Result<Fetched, FetchError> {
-    let text = |name| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v: &::http::HeaderValue| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let mut response = builder.send().await.map_err(|e| classify(&e, req.url))?;
     let status = response.status().as_u16();
-    let content_type = text(header::CONTENT_TYPE);
-    let location = text(header::LOCATION);
-    let declared = text(header::CONTENT_LENGTH).and_then(|n| n.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > BODY_CAP as u64) {
-        return Err(FetchError::TooLarge);
-    }
-    let mut incoming = response.into_body();
-    let mut body = Vec::new();
-    while let Some(frame) = incoming.frame().await {
-        let frame = frame.map_err(|e| FetchError::Broken(last_cause(&e)))?;
-        if let Ok(chunk) = frame.into_data() {
-            if body.len() + chunk.len() > BODY_CAP {
-                return Err(FetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-    }
+    let content_type = header_text(&response, header::CONTENT_TYPE);
+    let location = header_text(&response, header::LOCATION);
+    let body = read_capped(&mut response, req.url).await?;
     Ok(Fetched {
         status,
         content_type,
@@ -341,10 +232,62 @@ async fn read(response: ::http::Response<Incoming>) -> Result<Fetched, FetchErro
     })
 }
 
-/// Maps hyper's error to what a user needs to know (the URL never appears in it).
-fn classify(err: &hyper::Error) -> FetchError {
+fn sensitive_header(secret: &Secret) -> Result<header::HeaderValue, FetchError> {
+    let mut value = header::HeaderValue::from_str(secret.expose()).map_err(|_| {
+        FetchError::Other("the header value holds bytes that HTTP headers cannot carry".to_string())
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+fn header_text(response: &reqwest::Response, name: header::HeaderName) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The body, refused as soon as it is known to pass [`BODY_CAP`]: by its Content-Length, else
+/// chunk by chunk while it streams in (never buffered whole first).
+async fn read_capped(response: &mut reqwest::Response, url: &Url) -> Result<Vec<u8>, FetchError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > BODY_CAP as u64)
+    {
+        return Err(FetchError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, url))? {
+        if body.len() + chunk.len() > BODY_CAP {
+            return Err(FetchError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Maps reqwest's error to what a user needs to know. Never includes the URL (reqwest's own
+/// message names it; only the innermost cause is shown).
+fn classify(err: &reqwest::Error, url: &Url) -> FetchError {
     let chain = error_chain(err);
-    if err.is_incomplete_message() || chain.contains("reset") || chain.contains("closed") {
+    if err.is_timeout() {
+        return if err.is_connect() {
+            FetchError::ConnectTimeout
+        } else {
+            FetchError::ReadTimeout
+        };
+    }
+    if chain.contains("dns error") || chain.contains("failed to lookup address") {
+        return FetchError::Dns(url.host_str().unwrap_or_default().to_string());
+    }
+    if chain.contains("Connection refused") {
+        return FetchError::Refused;
+    }
+    if err.is_connect() {
+        return FetchError::Other(format!("could not connect: {}", last_cause(err)));
+    }
+    if err.is_body() || err.is_decode() || chain.contains("reset") || chain.contains("closed") {
         return FetchError::Broken(last_cause(err));
     }
     FetchError::Other(last_cause(err))

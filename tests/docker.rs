@@ -15,7 +15,9 @@
 //! - app containers at 169.254.170.3 and up, with `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`,
 //!   `AWS_EC2_METADATA_DISABLED=true`, `AWS_ENDPOINT_URL_STS` and `AWS_REGION`.
 //!
-//! Images: `docker/Dockerfile.scratch` (credcheck alone); an "existing app image" holding
+//! Images: `docker/Dockerfile.scratch` (credcheck alone; with `CREDCHECK_TEST_BIN` and
+//! `CREDCHECK_TEST_PLATFORM`, another binary for another platform, e.g. the aarch64 release
+//! binary as linux/arm64); an "existing app image" holding
 //! `examples/test_app.rs` as `/app/server`; `docker/Dockerfile.wrapper-example` built on both
 //! with `--build-arg`s, the way users build it; health-check variants `FROM` that.
 //!
@@ -71,6 +73,10 @@ const PASS_THROUGH: [&str; 5] = [
     "DOCKER_CERT_PATH",
     "DOCKER_TLS_VERIFY",
 ];
+
+/// The platform of the credcheck image (`docker build --platform`), with `CREDCHECK_TEST_BIN`:
+/// `scripts/release` runs the aarch64 binary as `linux/arm64` through binfmt's qemu.
+const TEST_PLATFORM: &str = "CREDCHECK_TEST_PLATFORM";
 
 /// One lab (one network on [`SUBNET`]) at a time in this process.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -642,8 +648,12 @@ impl Lab {
 
     fn build_images(&mut self) {
         let scratch = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/Dockerfile.scratch");
-        let credcheck = PathBuf::from(env!("CARGO_BIN_EXE_credcheck"));
-        self.images.credcheck = self.build("credcheck", &scratch, &[&credcheck], &[]);
+        // The binary under test (`CREDCHECK_TEST_BIN`, e.g. the release's aarch64 build) for
+        // `CREDCHECK_TEST_PLATFORM` (e.g. linux/arm64, run through binfmt's qemu), else this build's.
+        let credcheck = support::credcheck_bin();
+        let platform = std::env::var(TEST_PLATFORM).ok().filter(|p| !p.is_empty());
+        let platform = platform.as_deref();
+        self.images.credcheck = self.build_for(platform, "credcheck", &scratch, &[&credcheck], &[]);
         let agent = "FROM scratch\nCOPY fake_peer /fake_peer\nENTRYPOINT [\"/fake_peer\"]\n";
         let agent = self.dockerfile("agent", agent);
         self.images.agent = self.build("agent", &agent, &[&support::example_bin("fake_peer")], &[]);
@@ -750,6 +760,18 @@ impl Lab {
         files: &[&Path],
         build_args: &[String],
     ) -> String {
+        self.build_for(None, tag, dockerfile, files, build_args)
+    }
+
+    /// The same, for `platform` (`--platform`) when given.
+    fn build_for(
+        &self,
+        platform: Option<&str>,
+        tag: &str,
+        dockerfile: &Path,
+        files: &[&Path],
+        build_args: &[String],
+    ) -> String {
         let ctx = self.context(tag);
         for file in files {
             let name = file.file_name().expect("file name");
@@ -764,6 +786,9 @@ impl Lab {
         );
         for arg in build_args {
             args.extend(argv("--build-arg", &[arg]));
+        }
+        if let Some(platform) = platform {
+            args.extend(argv("--platform", &[platform]));
         }
         args.push(path_arg(&ctx));
         let out = self.docker.cmd(&args).timeout(BUILD_LIMIT).run();

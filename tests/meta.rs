@@ -41,6 +41,22 @@ const NOT_RUN: &[(&str, &str)] = &[
     ),
     ("bench/run", "a benchmark: minutes long, timing lives in bench/"),
     (
+        "bash scripts/release",
+        "the release: minutes long, as root; CI runs it after scripts/test (.ci/run)",
+    ),
+    (
+        "curl -fsSLO https://github.com/",
+        "downloads a published release: no network here",
+    ),
+    (
+        "sha256sum -c",
+        "checks the downloaded release; scripts/release runs `sha256sum -c` on dist/",
+    ),
+    (
+        "gh attestation verify",
+        "needs GitHub and a published release",
+    ),
+    (
         "aws ecs execute-command",
         "needs an ECS task and an AWS account",
     ),
@@ -49,10 +65,6 @@ const NOT_RUN: &[(&str, &str)] = &[
         "needs an AWS account",
     ),
     ("aws cloudformation deploy", "needs an AWS account"),
-    (
-        "mkdir -p dist && cp target/",
-        "writes dist/ in the work tree; tests/docker.rs builds its images from a context of its own",
-    ),
     (
         "docker run",
         "needs a Docker engine and the image; tests/docker.rs runs the same image",

@@ -138,10 +138,42 @@ pub fn example_bin(name: &str) -> PathBuf {
     path
 }
 
+/// The binary under test: `CREDCHECK_TEST_BIN` when set (e.g. the release's aarch64 binary,
+/// `scripts/release`), else this build's.
+pub fn credcheck_bin() -> PathBuf {
+    match std::env::var_os(TEST_BIN) {
+        Some(bin) if !bin.is_empty() => PathBuf::from(bin),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_credcheck")),
+    }
+}
+
+/// Names the binary under test instead of this build's (see [`credcheck_bin`]).
+pub const TEST_BIN: &str = "CREDCHECK_TEST_BIN";
+/// A program that runs the binary under test, e.g. `qemu-aarch64-static` for an aarch64 build.
+pub const TEST_RUNNER: &str = "CREDCHECK_TEST_RUNNER";
+/// `core`: the data-driven scenarios run only their core set (`"core": true`), the set
+/// `scripts/release` runs against the aarch64 binary under qemu.
+pub const TEST_SET: &str = "CREDCHECK_TEST_SET";
+
+/// The runner of [`TEST_RUNNER`], if any.
+pub fn test_runner() -> Option<PathBuf> {
+    std::env::var_os(TEST_RUNNER)
+        .filter(|r| !r.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `CREDCHECK_TEST_SET=core`: run only the core set.
+pub fn core_only() -> bool {
+    std::env::var(TEST_SET).is_ok_and(|v| v == "core")
+}
+
 /// The credcheck binary under test, with a clean environment: only `PATH=/usr/bin:/bin`,
 /// `HOME=<fresh empty tempdir>`, `AWS_EC2_METADATA_DISABLED=true`, `AWS_REGION=us-east-1`.
+/// [`TEST_BIN`] and [`TEST_RUNNER`] choose another binary and the program that runs it.
 pub fn cmd() -> TestCmd {
-    TestCmd::new(env!("CARGO_BIN_EXE_credcheck"))
+    let mut cmd = TestCmd::new(credcheck_bin());
+    cmd.runner = test_runner();
+    cmd
 }
 
 /// Whether another user can exec `program`: every folder above it lets others through.
@@ -209,6 +241,8 @@ pub fn runnable_by_others(program: &Path) -> PathBuf {
 /// The HOME tempdir lives as long as the builder.
 pub struct TestCmd {
     program: PathBuf,
+    /// Runs `program` (an emulator such as qemu-aarch64-static), when set.
+    runner: Option<PathBuf>,
     args: Vec<OsString>,
     envs: Vec<(OsString, Option<OsString>)>,
     home: tempfile::TempDir,
@@ -228,6 +262,7 @@ impl TestCmd {
             .expect("tempdir for HOME");
         let mut cmd = TestCmd {
             program: program.into(),
+            runner: None,
             args: Vec::new(),
             envs: Vec::new(),
             home,
@@ -310,15 +345,19 @@ impl TestCmd {
     }
     /// The std `Command` this builder runs (stdio not set).
     pub fn command(&self) -> Command {
-        let mut cmd = match &self.netns {
-            Some((ip, ns)) => {
-                let mut c = Command::new(ip);
-                c.args(["netns", "exec", ns.as_str()]).arg(&self.program);
-                c
-            }
-            None => Command::new(&self.program),
-        };
-        cmd.args(&self.args).env_clear();
+        let mut argv: Vec<&OsStr> = Vec::new();
+        if let Some((ip, ns)) = &self.netns {
+            argv.extend([
+                ip.as_os_str(),
+                OsStr::new("netns"),
+                OsStr::new("exec"),
+                OsStr::new(ns),
+            ]);
+        }
+        argv.extend(self.runner.as_deref().map(Path::as_os_str));
+        argv.push(self.program.as_os_str());
+        let mut cmd = Command::new(argv[0]);
+        cmd.args(&argv[1..]).args(&self.args).env_clear();
         for (key, value) in &self.envs {
             match value {
                 Some(v) => cmd.env(key, v),
