@@ -5,7 +5,7 @@
 
 use crate::env::Env;
 use crate::http::Url;
-use crate::http::{self, Budget, HeaderValue, Request};
+use crate::http::{self, Budget};
 use crate::secret::printable;
 use serde::Serialize;
 use serde_json::Value;
@@ -55,16 +55,9 @@ async fn fetch_task(
 ) -> Result<EcsContext, String> {
     let url = Url::parse(&format!("{base}/task"))
         .map_err(|e| format!("{URI_V4} is not a valid URL: {e}"))?;
-    let timeout = budget.request_timeout();
-    let request = Request {
-        method: crate::http::Method::GET,
-        url: &url,
-        headers: Vec::<(&str, HeaderValue)>::new(),
-        timeout,
-    };
-    let answer = http::fetch(client, request)
+    let answer = http::get(client, &url, budget)
         .await
-        .map_err(|e| format!("task metadata endpoint: {}", e.describe(timeout)))?;
+        .map_err(|e| format!("task metadata endpoint: {e}"))?;
     if answer.status != 200 {
         return Err(format!(
             "task metadata endpoint answered HTTP {}",

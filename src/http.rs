@@ -182,6 +182,21 @@ impl Client {
 }
 
 /// Sends one request and reads at most [`BODY_CAP`] bytes of the answer.
+/// A plain GET of `url` within the budget's per-request timeout; `Err` is one clause saying
+/// why (task metadata, the router's metrics).
+pub async fn get(client: &Client, url: &Url, budget: &Budget) -> Result<Fetched, String> {
+    let timeout = budget.request_timeout();
+    let request = Request {
+        method: Method::GET,
+        url,
+        headers: Vec::new(),
+        timeout,
+    };
+    fetch(client, request)
+        .await
+        .map_err(|e| e.describe(timeout))
+}
+
 pub async fn fetch(client: &Client, req: Request<'_>) -> Result<Fetched, FetchError> {
     fetch_with_body(client, req, None).await
 }

@@ -14,8 +14,8 @@
 
 use crate::error::Error;
 use crate::notes::Note;
-use crate::probe::plan::{self, Answer, Call, Target};
-use crate::probe::verdict::{Basis, Delivery, LogOutput, Permission, Verdict};
+use crate::probe::plan::{self, Answer, Call, Existence, Target};
+use crate::probe::verdict::{Basis, Delivery, Permission, Verdict};
 use crate::probe::{self, aws, logs, Ctx, Findings, Request, Subject};
 use crate::settings::Settings;
 use crate::verdict_cache::{self as cache, AfterRefresh, Distrust, Entry, Key, Loaded, Step};
@@ -99,25 +99,21 @@ fn delivered(t: &Target, name: &str, c: &crate::probe::counters::Counters, f: &m
         code: COUNTERS,
         message: c.describe(name),
     });
-    f.outputs.push(LogOutput {
-        from: t.from.clone(),
-        plugin: t.plugin.name().into(),
-        region: t.region.clone(),
-        group: t.group.clone(),
-        stream: t.stream.clone(),
-        names: t.names.clone(),
-        group_exists: Some(true),
-        stream_exists: Some(true),
-        delivery: Delivery::Deliverable,
-        evidence: Basis::Counters,
-        why: None,
-    });
+    let delivered = Existence {
+        group: Some(true),
+        stream: Some(true),
+    };
+    let out = probe::log_output(t, delivered, Delivery::Deliverable, Basis::Counters, None);
+    f.outputs.push(out);
 }
 
 /// The key: the role that writes (the output's `role_arn`, else this task's), and where.
 fn key(who: &Who<'_>, t: &Target) -> Key {
     Key {
-        role: t.role.as_ref().map_or_else(|| who.role.clone(), |r| r.arn.clone()),
+        role: t
+            .role
+            .as_ref()
+            .map_or_else(|| who.role.clone(), |r| r.arn.clone()),
         region: t.region.clone(),
         group: t.group.clone(),
         stream: t.stream.clone(),
@@ -146,10 +142,14 @@ async fn one(run: &Run<'_>, t: &Target, f: &mut Findings) {
         Step::Probe => fresh(run, t, prev.as_ref(), None, f).await,
     };
     if let (Some((name, c)), Some(e)) = (seen.filter(|(_, c)| c.failures() > 0), &entry) {
-        let said = f.warnings.iter().any(|w| w.code == "logs-destination-failing");
+        let said = f
+            .warnings
+            .iter()
+            .any(|w| w.code == "logs-destination-failing");
         if e.verdict.healthy && !said {
             let age = cache::age(e, now);
-            f.warnings.push(probe::destination_failing(name, c, Some(&age)));
+            f.warnings
+                .push(probe::destination_failing(name, c, Some(&age)));
         }
     }
     let Some(entry) = entry else { return };
@@ -390,22 +390,12 @@ fn rebuild(t: &Target, who: &Who<'_>, e: &Entry, f: &mut Findings) {
     if !by_counters {
         f.permissions.push(put);
     }
-    f.outputs.push(LogOutput {
-        from: t.from.clone(),
-        plugin: t.plugin.name().into(),
-        region: e.key.region.clone(),
-        group: e.key.group.clone(),
-        stream: e.key.stream.clone(),
-        names: t.names.clone(),
-        group_exists: None,
-        stream_exists: None,
-        delivery,
-        evidence: match by_counters {
-            true => Basis::Counters,
-            false => Basis::Probe,
-        },
-        why,
-    });
+    let evidence = match by_counters {
+        true => Basis::Counters,
+        false => Basis::Probe,
+    };
+    let out = probe::log_output(t, Existence::default(), delivery, evidence, why);
+    f.outputs.push(out);
 }
 
 fn put_permission(arn: &str, denied: Option<&str>) -> Permission {

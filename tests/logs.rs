@@ -265,7 +265,10 @@ fn first_start_with_a_missing_group_is_unverified_and_creates_nothing() {
     assert_eq!(p.logs.operations(), ["PutLogEvents", "CreateLogStream"]);
     assert_eq!(verdict(&v, "logs:CreateLogStream", STREAM_ARN).0, "allowed");
     let (verdict_, basis, reason) = verdict(&v, "logs:CreateLogGroup", GROUP_ARN);
-    assert_eq!((verdict_.as_str(), basis.as_str()), ("unverified", "config"));
+    assert_eq!(
+        (verdict_.as_str(), basis.as_str()),
+        ("unverified", "config")
+    );
     assert!(reason.unwrap().contains("--simulate"), "{v}");
     assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "allowed");
     assert_eq!(v["log_outputs"][0]["group_exists"], false);
@@ -275,7 +278,10 @@ fn first_start_with_a_missing_group_is_unverified_and_creates_nothing() {
         .cmd(&["health", "--fluent-bit-config", &seed_config()])
         .run();
     assert_eq!(health.code, 1, "unverified is never healthy: {health}");
-    assert!(health.stdout.contains("[logs-delivery-unverified]"), "{health}");
+    assert!(
+        health.stdout.contains("[logs-delivery-unverified]"),
+        "{health}"
+    );
 }
 
 #[test]
@@ -903,7 +909,10 @@ fn moto_denies_an_action_the_policy_lacks() {
     assert_eq!(out.code, 1, "{out}");
     assert_eq!(verdict(&v, "logs:PutLogEvents", STREAM_ARN).0, "denied");
     // Nothing says the stream exists, so CreateLogStream (which could create it) is not sent.
-    assert_eq!(verdict(&v, "logs:CreateLogStream", STREAM_ARN).0, "unverified");
+    assert_eq!(
+        verdict(&v, "logs:CreateLogStream", STREAM_ARN).0,
+        "unverified"
+    );
 }
 
 /// moto gap 1: it never evaluates the Resource of a logs policy, so the seed's exact policy is

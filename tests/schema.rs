@@ -230,7 +230,11 @@ pub fn assert_schema(v: &Value) {
             "delivery {}",
             o.delivery
         );
-        assert!(BASES.contains(&o.evidence.as_str()), "evidence {}", o.evidence);
+        assert!(
+            BASES.contains(&o.evidence.as_str()),
+            "evidence {}",
+            o.evidence
+        );
         assert_eq!(
             o.why.is_some(),
             o.delivery != "deliverable",

@@ -10,8 +10,8 @@
 //! AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
 
 use super::aws::{self, Post};
-use crate::region::Region;
 use crate::chain::Creds;
+use crate::region::Region;
 use crate::secret::{register_secret, sanitize_foreign, KeyId, Secret};
 use std::time::SystemTime;
 
@@ -69,7 +69,7 @@ pub async fn assume(
         .map_err(|e| Refusal::Failed(e.describe(timeout)))?;
     let text = String::from_utf8_lossy(&answer.body);
     if answer.status != 200 {
-        let code = tag(&text, "Code").unwrap_or("");
+        let code = aws::xml_text(&text, "Code").unwrap_or("");
         if code == "AccessDenied" {
             return Err(Refusal::Denied);
         }
@@ -94,40 +94,21 @@ fn form(role: &Role) -> String {
     }
     pairs
         .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{k}={}", aws::query_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
 
-/// RFC 3986 unreserved characters stay; everything else is percent-encoded.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn tag<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<{name}>");
-    let start = xml.find(&open)? + open.len();
-    let end = xml[start..].find(&format!("</{name}>"))? + start;
-    Some(xml[start..end].trim())
-}
-
 /// `AssumeRoleResult/Credentials`; the secret and the token are registered at once.
 fn parse(xml: &str) -> Option<Creds> {
-    let secret = tag(xml, "SecretAccessKey")?;
-    let token = tag(xml, "SessionToken")?;
+    let secret = aws::xml_text(xml, "SecretAccessKey")?;
+    let token = aws::xml_text(xml, "SessionToken")?;
     register_secret(secret);
     register_secret(token);
-    let expiration = tag(xml, "Expiration")
+    let expiration = aws::xml_text(xml, "Expiration")
         .and_then(|e| humantime::parse_rfc3339_weak(e.trim_end_matches('Z')).ok());
     Some(Creds {
-        access_key_id: KeyId::new(tag(xml, "AccessKeyId")?),
+        access_key_id: KeyId::new(aws::xml_text(xml, "AccessKeyId")?),
         secret_access_key: Secret::new(secret),
         session_token: Some(Secret::new(token)),
         expiration,
@@ -146,7 +127,10 @@ mod tests {
             sts_endpoint: None,
         };
         let f = form(&role);
-        assert!(f.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A210987654321%3Arole%2Fcentral%2Flogs-writer"), "{f}");
+        assert!(
+            f.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A210987654321%3Arole%2Fcentral%2Flogs-writer"),
+            "{f}"
+        );
         assert!(f.ends_with("ExternalId=a%20b%26c"), "{f}");
         assert_eq!(role.account().as_deref(), Some("210987654321"));
     }

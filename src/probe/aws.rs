@@ -93,7 +93,12 @@ fn region_url(region: &Region, service: &str) -> Result<Url, String> {
 /// `https://sts.REGION.amazonaws.com` (`flb_aws_endpoint("sts", region)`).
 pub fn sts_endpoint(env: &Env, region: &Region, plugin: Option<&str>) -> Result<Endpoint, String> {
     let url = match plugin
-        .map(|p| (format!("https://{}", p.trim_start_matches("https://")), "the output's sts_endpoint"))
+        .map(|p| {
+            (
+                format!("https://{}", p.trim_start_matches("https://")),
+                "the output's sts_endpoint",
+            )
+        })
         .or_else(|| configured(env, ENDPOINT_URL_STS))
     {
         Some((raw, source)) => parse_url(&raw, source)?,
@@ -213,6 +218,27 @@ fn signature(
         .into_iter()
         .map(|h| (h.name(), h.value().to_string(), h.sensitive()))
         .collect())
+}
+
+/// RFC 3986 percent-encoding of everything but unreserved characters, as SigV4 and the Query
+/// APIs (IAM, STS) want.
+pub fn query_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The text of the first `<name>` element in a Query API's XML answer.
+pub fn xml_text<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml[start..].find(&format!("</{name}>"))?;
+    Some(xml[start..start + len].trim())
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //! prove that something is wrong, not what (the probes say whether it is this role).
 //! The API answers 404 until its first one-second rebuild. Reads no env vars.
 
-use crate::http::{self, Budget, HeaderValue, Request, Url};
+use crate::http::{self, Budget, Url};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -75,9 +75,7 @@ pub fn url_from_service(service: &BTreeMap<String, String>) -> Option<String> {
     if !on {
         return None;
     }
-    let listen = service
-        .get("http_listen")
-        .map_or("0.0.0.0", |v| v.trim());
+    let listen = service.get("http_listen").map_or("0.0.0.0", |v| v.trim());
     let port: u16 = service
         .get("http_port")
         .map_or(Some(2020), |p| p.trim().parse().ok())?;
@@ -121,9 +119,7 @@ pub fn pick<'a>(
     if let Some(name) = &source.instance {
         return metrics.get_key_value(name).map(|(k, v)| (k.as_str(), v));
     }
-    let mut cloudwatch = metrics
-        .iter()
-        .filter(|(k, _)| k.starts_with("cloudwatch"));
+    let mut cloudwatch = metrics.iter().filter(|(k, _)| k.starts_with("cloudwatch"));
     match (cloudwatch.next(), cloudwatch.next()) {
         (Some((k, v)), None) => Some((k.as_str(), v)),
         _ => None,
@@ -138,19 +134,14 @@ pub async fn fetch(
     budget: &Budget,
 ) -> Result<BTreeMap<String, Counters>, String> {
     let url = Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
-    let timeout = budget.request_timeout();
-    let request = Request {
-        method: crate::http::Method::GET,
-        url: &url,
-        headers: Vec::<(&str, HeaderValue)>::new(),
-        timeout,
-    };
-    let answer = http::fetch(client, request)
-        .await
-        .map_err(|e| e.describe(timeout))?;
+    let answer = http::get(client, &url, budget).await?;
     match answer.status {
-        200 => parse(&answer.body).ok_or_else(|| "the answer is not Fluent Bit's metrics JSON".into()),
-        404 => Err("HTTP 404 (the router publishes its first metrics a second after it starts)".into()),
+        200 => {
+            parse(&answer.body).ok_or_else(|| "the answer is not Fluent Bit's metrics JSON".into())
+        }
+        404 => {
+            Err("HTTP 404 (the router publishes its first metrics a second after it starts)".into())
+        }
         s => Err(format!("HTTP {s}")),
     }
 }
@@ -162,7 +153,10 @@ mod tests {
     #[test]
     fn the_service_section_names_the_loopback_url() {
         let s = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         };
         assert_eq!(url_from_service(&s(&[])), None);
         assert_eq!(
@@ -170,23 +164,41 @@ mod tests {
             Some("http://127.0.0.1:2020/api/v1/metrics")
         );
         assert_eq!(
-            url_from_service(&s(&[("http_server", "on"), ("http_listen", "127.0.0.1"), ("http_port", "2021")])).as_deref(),
+            url_from_service(&s(&[
+                ("http_server", "on"),
+                ("http_listen", "127.0.0.1"),
+                ("http_port", "2021")
+            ]))
+            .as_deref(),
             Some("http://127.0.0.1:2021/api/v1/metrics")
         );
-        assert_eq!(url_from_service(&s(&[("http_server", "on"), ("http_listen", "10.0.0.5")])), None);
+        assert_eq!(
+            url_from_service(&s(&[("http_server", "on"), ("http_listen", "10.0.0.5")])),
+            None
+        );
     }
 
     #[test]
     fn counters_prove_delivery_only_without_any_failure() {
         let body = br#"{"input":{},"filter":{},"output":{"cloudwatch_logs.0":{"proc_records":3,"proc_bytes":9,"errors":0,"retries":0,"retries_failed":0,"dropped_records":0,"retried_records":0},"stdout.1":{"proc_records":1,"errors":2}}}"#;
         let m = parse(body).unwrap();
-        let any = Source { url: String::new(), instance: None };
+        let any = Source {
+            url: String::new(),
+            instance: None,
+        };
         let (name, c) = pick(&m, &any).unwrap();
         assert_eq!(name, "cloudwatch_logs.0");
         assert!(c.proves_delivery());
-        let retried = Counters { proc_records: 3, retries: 1, ..Counters::default() };
+        let retried = Counters {
+            proc_records: 3,
+            retries: 1,
+            ..Counters::default()
+        };
         assert!(!retried.proves_delivery());
-        let named = Source { url: String::new(), instance: Some("stdout.1".into()) };
+        let named = Source {
+            url: String::new(),
+            instance: Some("stdout.1".into()),
+        };
         assert_eq!(pick(&m, &named).unwrap().1.errors, 2);
     }
 }

@@ -9,7 +9,7 @@ use crate::ecs_metadata::URI_V4;
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::Url;
-use crate::http::{self, Budget, HeaderValue, Request};
+use crate::http::{self, Budget};
 use serde_json::Value;
 
 fn unavailable(why: String) -> Error {
@@ -31,16 +31,7 @@ pub async fn targets(
         .ok_or_else(|| unavailable(format!("{URI_V4} is not set")))?;
     let url = Url::parse(&format!("{}/task", base.trim().trim_end_matches('/')))
         .map_err(|e| unavailable(format!("{URI_V4} is not a URL: {e}")))?;
-    let timeout = budget.request_timeout();
-    let request = Request {
-        method: crate::http::Method::GET,
-        url: &url,
-        headers: Vec::<(&str, HeaderValue)>::new(),
-        timeout,
-    };
-    let answer = http::fetch(client, request)
-        .await
-        .map_err(|e| unavailable(e.describe(timeout)))?;
+    let answer = http::get(client, &url, budget).await.map_err(unavailable)?;
     if answer.status != 200 {
         return Err(unavailable(format!("HTTP {}", answer.status)));
     }
@@ -96,20 +87,18 @@ fn sections_named(task: &Value) -> Vec<(String, Section)> {
 
 fn section(c: &Value) -> Section {
     Section {
-            at: format!(
-                "task metadata (container {})",
-                crate::secret::printable(c["Name"].as_str().unwrap_or("?"), 64)
-            ),
-            keys: c["LogOptions"]
-                .as_object()
-                .map(|o| {
-                    o.iter()
-                        .filter_map(|(k, v)| {
-                            Some((k.to_ascii_lowercase(), v.as_str()?.to_string()))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+        at: format!(
+            "task metadata (container {})",
+            crate::secret::printable(c["Name"].as_str().unwrap_or("?"), 64)
+        ),
+        keys: c["LogOptions"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.to_ascii_lowercase(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
         ..Section::default()
     }
 }

@@ -150,7 +150,9 @@ impl Reader<'_> {
             self.config.service.insert(word.to_ascii_lowercase(), value);
         } else if let Some(section) = &mut self.current {
             let key = word.to_ascii_lowercase();
-            section.unset.extend(unset.into_iter().map(|v| (key.clone(), v)));
+            section
+                .unset
+                .extend(unset.into_iter().map(|v| (key.clone(), v)));
             section.keys.insert(key, value);
         }
         Ok(())
@@ -183,7 +185,9 @@ impl Reader<'_> {
                 let (value, unset) =
                     self.expand_noting(v, &|| format!("{}:{line}", path.display()))?;
                 let key = k.to_ascii_lowercase();
-                section.unset.extend(unset.into_iter().map(|v| (key.clone(), v)));
+                section
+                    .unset
+                    .extend(unset.into_iter().map(|v| (key.clone(), v)));
                 section.keys.insert(key, value);
             }
             self.push(section);
@@ -200,7 +204,10 @@ impl Reader<'_> {
     /// Adds an output with its metrics name (`Alias`, else `<name>.<N>`).
     fn push(&mut self, mut section: Section) {
         let n = self.config.outputs.len();
-        let name = section.keys.get("name").map(|v| v.trim().to_ascii_lowercase());
+        let name = section
+            .keys
+            .get("name")
+            .map(|v| v.trim().to_ascii_lowercase());
         let alias = section.keys.get("alias").map(|v| v.trim().to_string());
         section.instance = alias
             .filter(|a| !a.is_empty())
@@ -383,15 +390,30 @@ pub fn targets(sections: &[Section], task: Option<&Task>) -> Found {
 fn unjudged(plugin: Plugin, at: &str, why: &str, hint: &str) -> Error {
     Error::unverified(
         "logs-output-unresolved",
-        format!("the {} output at {at} cannot be checked: {why}", plugin.name()),
+        format!(
+            "the {} output at {at} cannot be checked: {why}",
+            plugin.name()
+        ),
         hint,
     )
 }
 
-fn output(s: &Section, plugin: Plugin, task: Option<&Task>, found: &mut Found) -> Result<(), Error> {
+fn output(
+    s: &Section,
+    plugin: Plugin,
+    task: Option<&Task>,
+    found: &mut Found,
+) -> Result<(), Error> {
     let at = printable(&s.at, 200);
-    if let Some((key, var)) = s.unset.iter().find(|(k, _)| WHERE_KEYS.contains(&k.as_str())) {
-        let why = format!("its `{key}` uses ${{{}}}, which is not set in this environment", printable(var, 64));
+    if let Some((key, var)) = s
+        .unset
+        .iter()
+        .find(|(k, _)| WHERE_KEYS.contains(&k.as_str()))
+    {
+        let why = format!(
+            "its `{key}` uses ${{{}}}, which is not set in this environment",
+            printable(var, 64)
+        );
         return Err(unjudged(plugin, &at, &why, "run credcheck with the router's own environment (--pid <Fluent Bit's PID>: FireLens exports AWS_REGION and ECS_* into that process only), or set the variable"));
     }
     let key = |k: &str| {
@@ -400,8 +422,20 @@ fn output(s: &Section, plugin: Plugin, task: Option<&Task>, found: &mut Found) -
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    let region = key("region").ok_or_else(|| Error::problem("logs-output-no-region", format!("the {} output at {at} has no region, so the plugin cannot start", plugin.name()), "set `region` in the output to a region name such as us-east-1"))?;
-    let checked = crate::region::Region::parse(&region, &format!("the `region` of the {} output at {at}", plugin.name()))?;
+    let region = key("region").ok_or_else(|| {
+        Error::problem(
+            "logs-output-no-region",
+            format!(
+                "the {} output at {at} has no region, so the plugin cannot start",
+                plugin.name()
+            ),
+            "set `region` in the output to a region name such as us-east-1",
+        )
+    })?;
+    let checked = crate::region::Region::parse(
+        &region,
+        &format!("the `region` of the {} output at {at}", plugin.name()),
+    )?;
     let endpoint = endpoint(key("endpoint"), key("port"), &checked)
         .map_err(|why| Error::config("logs-endpoint", format!("the {} output at {at}: {why}", plugin.name()), "give `endpoint` as a host name (an https:// prefix is stripped) and `port` as a number"))?;
     let resolved = names::resolve(plugin, &s.keys, task)
@@ -465,7 +499,10 @@ fn endpoint(
 ) -> Result<Option<String>, String> {
     let port = match port {
         None => None,
-        Some(p) => Some(p.parse::<u16>().map_err(|_| "`port` is not a port number".to_string())?),
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| "`port` is not a port number".to_string())?,
+        ),
     };
     let host = match host {
         Some(h) if h.starts_with("http://") => {
@@ -548,15 +585,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let main = write(dir.path(), "f.conf", "[OUTPUT]\n Name cloudwatch\n region us-east-1\n log_group_name fluent-bit-cloudwatch\n log_stream_prefix from-fluent-bit-\n auto_create_group true\n[OUTPUT]\n Name cloudwatch_logs\n region ${AWS_REGION}\n log_group_name g\n log_stream_name s\n[OUTPUT]\n Name cloudwatch_logs\n region us-east-1\n log_group_name g\n log_stream_name s\n role_arn arn:aws:iam::1:role/w\n[OUTPUT]\n Name cloudwatch_logs\n region us-east-1\n log_group_name fluent-bit-cloudwatch\n log_stream_name s\n endpoint https://localhost\n port 4443\n");
         let found = targets(&outputs(&env(&[]), &main).unwrap(), None);
-        let codes: Vec<_> = found.errors.iter().map(|e| (e.code, e.exit_code())).collect();
-        assert_eq!(codes, [("logs-output-unresolved", 4); 2], "{:?}", found.errors);
+        let codes: Vec<_> = found
+            .errors
+            .iter()
+            .map(|e| (e.code, e.exit_code()))
+            .collect();
+        assert_eq!(
+            codes,
+            [("logs-output-unresolved", 4); 2],
+            "{:?}",
+            found.errors
+        );
         assert!(found.errors[0].message.contains("task metadata"));
         assert!(found.errors[1].message.contains("${AWS_REGION}"));
         assert_eq!(found.outputs, 4);
         assert_eq!(found.targets.len(), 2);
         let role = found.targets[0].role.as_ref().unwrap();
-        assert_eq!((role.arn.as_str(), role.account()), ("arn:aws:iam::1:role/w", None));
-        assert_eq!(found.targets[1].endpoint.as_deref(), Some("https://localhost:4443"));
+        assert_eq!(
+            (role.arn.as_str(), role.account()),
+            ("arn:aws:iam::1:role/w", None)
+        );
+        assert_eq!(
+            found.targets[1].endpoint.as_deref(),
+            Some("https://localhost:4443")
+        );
         assert_eq!(found.warnings[0].code, "logs-image-default");
     }
 
@@ -582,7 +634,11 @@ mod tests {
             write(dir.path(), &format!("conf.d/{i:05}.txt"), "");
         }
         let e = outputs(&env(&[]), &main).unwrap_err();
-        assert!(e.message.contains("more than 4096 entries"), "{}", e.message);
+        assert!(
+            e.message.contains("more than 4096 entries"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

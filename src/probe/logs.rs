@@ -141,7 +141,10 @@ fn read(call: Call, stream: &str, answer: &Fetched) -> (Answer, Option<Error>) {
             Answer::Denied(DenyReason::from_message(message(&body))),
             None,
         ),
-        "ResourceNotFoundException" => (Answer::NotFound(Missing::from_message(message(&body))), None),
+        "ResourceNotFoundException" => (
+            Answer::NotFound(Missing::from_message(message(&body))),
+            None,
+        ),
         "ResourceAlreadyExistsException" => (Answer::AlreadyExists, None),
         "ThrottlingException" | "LimitExceededException" | "RequestLimitExceeded" => {
             throttled(call)

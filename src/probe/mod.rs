@@ -118,7 +118,11 @@ impl Request {
             configs: a.fluent_bit_config,
             firelens: a.firelens,
             simulate: a.simulate,
-            metrics: a.fluent_bit_metrics.as_deref().map(parse_metrics).transpose()?,
+            metrics: a
+                .fluent_bit_metrics
+                .as_deref()
+                .map(parse_metrics)
+                .transpose()?,
         };
         if let Some(r) = &request.logs_region {
             Region::parse(r, "--logs-region")?;
@@ -162,8 +166,22 @@ fn parse_can(raw: &str) -> Result<(String, String), Error> {
 fn parse_metrics(raw: &str) -> Result<String, Error> {
     let url = crate::http::Url::parse(raw.trim()).ok();
     match url {
-        Some(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.username().is_empty() && u.password().is_none() => Ok(u.to_string()),
-        _ => Err(usage("invalid-fluent-bit-metrics", format!("--fluent-bit-metrics {:?} is not an http(s) URL", crate::secret::sanitize_foreign(raw, 120)), "e.g. --fluent-bit-metrics http://127.0.0.1:2020/api/v1/metrics")),
+        Some(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.username().is_empty()
+                && u.password().is_none() =>
+        {
+            Ok(u.to_string())
+        }
+        _ => Err(usage(
+            "invalid-fluent-bit-metrics",
+            format!(
+                "--fluent-bit-metrics {:?} is not an http(s) URL",
+                crate::secret::sanitize_foreign(raw, 120)
+            ),
+            "e.g. --fluent-bit-metrics http://127.0.0.1:2020/api/v1/metrics",
+        )),
     }
 }
 
@@ -387,7 +405,10 @@ pub(crate) async fn gather_targets(
         match fluentbit::read(ctx.env, path) {
             Ok(config) => {
                 let mut found = fluentbit::targets(&config.outputs, ctx.task);
-                let url = req.metrics.clone().or_else(|| counters::url_from_service(&config.service));
+                let url = req
+                    .metrics
+                    .clone()
+                    .or_else(|| counters::url_from_service(&config.service));
                 for t in &mut found.targets {
                     let instance = t.counters.take().and_then(|s| s.instance);
                     t.counters = url.clone().map(|url| counters::Source { url, instance });
@@ -404,7 +425,10 @@ pub(crate) async fn gather_targets(
         }
     }
     for t in out.iter_mut().filter(|t| t.counters.is_none()) {
-        t.counters = req.metrics.clone().map(|url| counters::Source { url, instance: None });
+        t.counters = req.metrics.clone().map(|url| counters::Source {
+            url,
+            instance: None,
+        });
     }
     out
 }
@@ -658,7 +682,9 @@ pub async fn fetch_counters(targets: &[Target], ctx: &Ctx<'_>, f: &mut Findings)
 pub fn destination_failing(name: &str, c: &counters::Counters, last: Option<&str>) -> Warning {
     let proof = match last {
         None => "every action it needs is allowed to this role".to_string(),
-        Some(age) => format!("delivery was proven {age} ago and is probed again at the next refresh"),
+        Some(age) => {
+            format!("delivery was proven {age} ago and is probed again at the next refresh")
+        }
     };
     Warning::new("logs-destination-failing", format!("the router reports failures ({}) while {proof}: the destination or the network is failing, not this task", c.describe(name)), "look at CloudWatch Logs' health in the Region, the VPC endpoint or the proxy; the router retries on its own")
 }
@@ -783,36 +809,35 @@ fn output(
                 f.warnings.push(destination_failing(name, c, None))
             }
             Delivery::Blocked if c.failures() > 0 => {
-                why = why.map(|w| format!("{w}; the router's counters agree ({})", c.describe(name)));
+                why =
+                    why.map(|w| format!("{w}; the router's counters agree ({})", c.describe(name)));
             }
             _ => {}
         }
     }
     if delivery == Delivery::Unverified {
         let open = match t.stream.is_empty() {
-            true => "no stream was named, so PutLogEvents and CreateLogStream were not checked".into(),
+            true => {
+                "no stream was named, so PutLogEvents and CreateLogStream were not checked".into()
+            }
             false => unproven(&needed),
         };
         let open = match seen {
             Some((name, c)) => format!("{open}; the router's counters: {}", c.describe(name)),
             None => open,
         };
-        f.error(Error::unverified("logs-delivery-unverified", format!("delivery to {}:{} ({}) is not proven: {open}", t.group, t.stream, t.from), plan::SETTLE));
+        f.error(Error::unverified(
+            "logs-delivery-unverified",
+            format!(
+                "delivery to {}:{} ({}) is not proven: {open}",
+                t.group, t.stream, t.from
+            ),
+            plan::SETTLE,
+        ));
         why = Some(open);
     }
-    f.outputs.push(LogOutput {
-        from: t.from.clone(),
-        plugin: t.plugin.name().into(),
-        region: t.region.clone(),
-        group: t.group.clone(),
-        stream: t.stream.clone(),
-        names: t.names.clone(),
-        group_exists: existence.group,
-        stream_exists: existence.stream,
-        delivery,
-        evidence,
-        why,
-    });
+    f.outputs
+        .push(log_output(t, existence, delivery, evidence, why));
 }
 
 /// An output whose `role_arn` could not be assumed: blocked when STS refused (the router,
@@ -827,23 +852,24 @@ fn role_refused(t: &Target, refusal: &assume::Refusal, f: &mut Findings) {
         }
         assume::Refusal::Failed(e) => {
             let why = format!("the role {role} (role_arn) could not be assumed: {e}");
-            f.error(Error::unverified("logs-assume-role-failed", format!("delivery to {}:{} ({}) is not proven: {why}", t.group, t.stream, t.from), "check the output's sts_endpoint and the network path to STS"));
+            f.error(Error::unverified(
+                "logs-assume-role-failed",
+                format!(
+                    "delivery to {}:{} ({}) is not proven: {why}",
+                    t.group, t.stream, t.from
+                ),
+                "check the output's sts_endpoint and the network path to STS",
+            ));
             (Delivery::Unverified, why)
         }
     };
-    f.outputs.push(LogOutput {
-        from: t.from.clone(),
-        plugin: t.plugin.name().into(),
-        region: t.region.clone(),
-        group: t.group.clone(),
-        stream: t.stream.clone(),
-        names: t.names.clone(),
-        group_exists: None,
-        stream_exists: None,
+    f.outputs.push(log_output(
+        t,
+        Existence::default(),
         delivery,
-        evidence: Basis::Probe,
-        why: Some(why),
-    });
+        Basis::Probe,
+        Some(why),
+    ));
 }
 
 /// A configuration that cannot work whatever the policy says: the group is missing and the
@@ -907,6 +933,29 @@ pub fn denied_error(code: &'static str, p: &Permission, tail: &str) -> Error {
         },
     };
     Error::problem(code, message, remedy)
+}
+
+/// The report's entry for a target.
+pub fn log_output(
+    t: &Target,
+    existence: Existence,
+    delivery: Delivery,
+    evidence: Basis,
+    why: Option<String>,
+) -> LogOutput {
+    LogOutput {
+        from: t.from.clone(),
+        plugin: t.plugin.name().into(),
+        region: t.region.clone(),
+        group: t.group.clone(),
+        stream: t.stream.clone(),
+        names: t.names.clone(),
+        group_exists: existence.group,
+        stream_exists: existence.stream,
+        delivery,
+        evidence,
+        why,
+    }
 }
 
 #[cfg(test)]

@@ -97,7 +97,10 @@ pub fn resolve(
                 stream: stream.how,
             },
         };
-        if !out.iter().any(|o| o.group == r.group && o.stream == r.stream) {
+        if !out
+            .iter()
+            .any(|o| o.group == r.group && o.stream == r.stream)
+        {
             out.push(r);
         }
     }
@@ -119,8 +122,8 @@ fn needs_tag(plugin: Plugin, keys: &BTreeMap<String, String>) -> bool {
         Plugin::CloudwatchLogs => v.contains("$TAG"),
         Plugin::Cloudwatch => v.contains("$(tag"),
     };
-    let stream_by_prefix = key(keys, "log_stream_name").is_none()
-        && key(keys, "log_stream_prefix").is_some();
+    let stream_by_prefix =
+        key(keys, "log_stream_name").is_none() && key(keys, "log_stream_prefix").is_some();
     stream_by_prefix
         || [
             "log_group_name",
@@ -148,11 +151,7 @@ fn group(plugin: Plugin, keys: &BTreeMap<String, String>, ctx: &Ctx<'_>) -> Resu
     }
 }
 
-fn stream(
-    plugin: Plugin,
-    keys: &BTreeMap<String, String>,
-    ctx: &Ctx<'_>,
-) -> Result<Name, String> {
+fn stream(plugin: Plugin, keys: &BTreeMap<String, String>, ctx: &Ctx<'_>) -> Result<Name, String> {
     match plugin {
         Plugin::CloudwatchLogs => {
             let fixed = match key(keys, "log_stream_name") {
@@ -182,9 +181,13 @@ fn fixed_group(keys: &BTreeMap<String, String>) -> Result<Name, String> {
 }
 
 fn by_prefix(keys: &BTreeMap<String, String>, ctx: &Ctx<'_>) -> Result<Name, String> {
-    let prefix = key(keys, "log_stream_prefix")
-        .ok_or("it names neither log_stream_name nor log_stream_prefix (the plugin refuses to start)")?;
-    let tag = ctx.tag.as_deref().ok_or("the stream is log_stream_prefix + the record's tag, and the tag is not known")?;
+    let prefix = key(keys, "log_stream_prefix").ok_or(
+        "it names neither log_stream_name nor log_stream_prefix (the plugin refuses to start)",
+    )?;
+    let tag = ctx
+        .tag
+        .as_deref()
+        .ok_or("the stream is log_stream_prefix + the record's tag, and the tag is not known")?;
     Ok(Name {
         value: format!("{prefix}{tag}"),
         how: format!("resolved (log_stream_prefix + FireLens tag {tag})"),
@@ -356,8 +359,14 @@ mod tests {
         ]);
         let r = resolve(Plugin::Cloudwatch, &k, Some(&task())).unwrap();
         assert_eq!(r[0].group, "/ecs/prod");
-        assert_eq!(r[0].stream, "0f4b2f539a1e4c36/app-firelens-0f4b2f539a1e4c36");
-        let k = keys(&[("log_group_name", "$(kubernetes['ns'])"), ("log_stream_name", "s")]);
+        assert_eq!(
+            r[0].stream,
+            "0f4b2f539a1e4c36/app-firelens-0f4b2f539a1e4c36"
+        );
+        let k = keys(&[
+            ("log_group_name", "$(kubernetes['ns'])"),
+            ("log_stream_name", "s"),
+        ]);
         let r = resolve(Plugin::Cloudwatch, &k, Some(&task())).unwrap();
         assert_eq!(r[0].group, GO_DEFAULT_GROUP);
         assert!(r[0].names.group.starts_with("fallback"));

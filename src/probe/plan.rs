@@ -191,11 +191,18 @@ pub fn needs(t: &Target) -> Vec<(&'static str, bool, Need)> {
     let when = |on: bool, need: Need| if on { need } else { Need::Never };
     match t.plugin {
         Plugin::CloudwatchLogs => vec![
-            (CREATE_GROUP, false, when(t.auto_create_group, Need::IfGroupMissing)),
+            (
+                CREATE_GROUP,
+                false,
+                when(t.auto_create_group, Need::IfGroupMissing),
+            ),
             (
                 RETENTION,
                 false,
-                when(t.auto_create_group && t.retention_days > 0, Need::IfGroupMissing),
+                when(
+                    t.auto_create_group && t.retention_days > 0,
+                    Need::IfGroupMissing,
+                ),
             ),
             (CREATE_STREAM, true, Need::Always),
             (PUT, true, Need::Always),
@@ -207,7 +214,11 @@ pub fn needs(t: &Target) -> Vec<(&'static str, bool, Need)> {
                 false,
                 when(t.auto_create_group && t.retention_days > 0, Need::Always),
             ),
-            (TAG, false, when(t.auto_create_group && t.tags, Need::IfGroupMissing)),
+            (
+                TAG,
+                false,
+                when(t.auto_create_group && t.tags, Need::IfGroupMissing),
+            ),
             (DESCRIBE, false, Need::Always),
             (
                 CREATE_STREAM,
@@ -433,9 +444,7 @@ fn unprobed(check: &Check, e: Existence) -> String {
         CREATE_STREAM if e.stream.is_none() => {
             "whether the stream exists is not known, and CreateLogStream would create it"
         }
-        CREATE_STREAM => {
-            "the stream does not exist yet, and CreateLogStream would create it"
-        }
+        CREATE_STREAM => "the stream does not exist yet, and CreateLogStream would create it",
         CREATE_GROUP if e.group.is_none() => {
             "whether the group exists is not known, and CreateLogGroup would create it"
         }
@@ -560,10 +569,13 @@ mod tests {
             [Call::PutTooOld, Call::CreateStream]
         );
         let v = verdicts(&c, &answers);
-        assert!(v.iter().all(|(a, v)| match a.as_str() {
-            CREATE_GROUP | RETENTION => *v == Verdict::NotNeeded,
-            _ => *v == Verdict::Allowed,
-        }), "{v:?}");
+        assert!(
+            v.iter().all(|(a, v)| match a.as_str() {
+                CREATE_GROUP | RETENTION => *v == Verdict::NotNeeded,
+                _ => *v == Verdict::Allowed,
+            }),
+            "{v:?}"
+        );
     }
 
     #[test]
@@ -591,12 +603,18 @@ mod tests {
             // The stream is missing in an existing group: CreateLogStream would create it.
             let answers = run(&c, |call| match call {
                 Call::PutTooOld => Answer::NotFound(Missing::Stream),
-                Call::Describe => Answer::Ok { stream_listed: false, too_old: false },
+                Call::Describe => Answer::Ok {
+                    stream_listed: false,
+                    too_old: false,
+                },
                 Call::CreateGroup => Answer::AlreadyExists,
                 Call::CreateStream => panic!("CreateLogStream on a missing stream creates it"),
             });
             let v = verdicts(&c, &answers);
-            assert!(v.contains(&(CREATE_STREAM.into(), Verdict::Unverified)), "{v:?}");
+            assert!(
+                v.contains(&(CREATE_STREAM.into(), Verdict::Unverified)),
+                "{v:?}"
+            );
             // The group is missing: CreateLogStream cannot create anything, CreateLogGroup would.
             let answers = run(&c, |call| match call {
                 Call::PutTooOld | Call::Describe | Call::CreateStream => {
@@ -605,8 +623,14 @@ mod tests {
                 Call::CreateGroup => panic!("CreateLogGroup on a missing group creates it"),
             });
             let v = verdicts(&c, &answers);
-            assert!(v.contains(&(CREATE_STREAM.into(), Verdict::Allowed)), "{v:?}");
-            assert!(v.contains(&(CREATE_GROUP.into(), Verdict::Unverified)), "{v:?}");
+            assert!(
+                v.contains(&(CREATE_STREAM.into(), Verdict::Allowed)),
+                "{v:?}"
+            );
+            assert!(
+                v.contains(&(CREATE_GROUP.into(), Verdict::Unverified)),
+                "{v:?}"
+            );
         }
     }
 
@@ -618,7 +642,10 @@ mod tests {
         let v = verdicts(&c, &answers);
         // Put refused: nothing is known of the stream, so CreateLogStream stays unverified.
         assert!(v.contains(&(PUT.into(), Verdict::Denied)), "{v:?}");
-        assert!(v.contains(&(CREATE_STREAM.into(), Verdict::Unverified)), "{v:?}");
+        assert!(
+            v.contains(&(CREATE_STREAM.into(), Verdict::Unverified)),
+            "{v:?}"
+        );
         let p = judge(&c[c.len() - 1], Existence::from_answers(&answers), &answers);
         assert_eq!(p.reason.as_deref(), Some("implicit"));
     }
@@ -628,14 +655,23 @@ mod tests {
         let c = checks(&target(Plugin::Cloudwatch, true), "1");
         let answers = run(&c, |call| match call {
             Call::PutTooOld => ok(),
-            Call::Describe => Answer::Ok { stream_listed: true, too_old: false },
+            Call::Describe => Answer::Ok {
+                stream_listed: true,
+                too_old: false,
+            },
             Call::CreateGroup => Answer::AlreadyExists,
             Call::CreateStream => panic!("the stream exists: the Go plugin does not create it"),
         });
         let v = verdicts(&c, &answers);
         assert!(v.contains(&(DESCRIBE.into(), Verdict::Allowed)), "{v:?}");
-        assert!(v.contains(&(CREATE_GROUP.into(), Verdict::Allowed)), "{v:?}");
-        assert!(v.contains(&(CREATE_STREAM.into(), Verdict::NotNeeded)), "{v:?}");
+        assert!(
+            v.contains(&(CREATE_GROUP.into(), Verdict::Allowed)),
+            "{v:?}"
+        );
+        assert!(
+            v.contains(&(CREATE_STREAM.into(), Verdict::NotNeeded)),
+            "{v:?}"
+        );
         let off = checks(&target(Plugin::Cloudwatch, false), "1");
         assert!(!off.iter().any(|k| k.action == CREATE_GROUP));
     }
@@ -656,8 +692,14 @@ mod tests {
 
     #[test]
     fn not_found_messages_name_what_is_missing() {
-        assert_eq!(Missing::from_message("The specified log group does not exist."), Missing::Group);
-        assert_eq!(Missing::from_message("The specified log stream does not exist."), Missing::Stream);
+        assert_eq!(
+            Missing::from_message("The specified log group does not exist."),
+            Missing::Group
+        );
+        assert_eq!(
+            Missing::from_message("The specified log stream does not exist."),
+            Missing::Stream
+        );
         assert_eq!(Missing::from_message("gone"), Missing::Unstated);
     }
 }

@@ -54,7 +54,7 @@ pub async fn evaluate(
         _ if text.contains("<Code>NoSuchEntity</Code>") => Err(Refusal::NoSuchRole),
         status => Err(Refusal::Failed(format!(
             "HTTP {status} {}",
-            sanitize_foreign(tag(&text, "Code").unwrap_or(""), 64)
+            sanitize_foreign(aws::xml_text(&text, "Code").unwrap_or(""), 64)
         ))),
     }
 }
@@ -68,40 +68,28 @@ fn form(role_arn: &str, pairs: &[(String, String)]) -> String {
     resources.dedup();
     let mut out = format!(
         "Action=SimulatePrincipalPolicy&Version=2010-05-08&PolicySourceArn={}",
-        encode(role_arn)
+        aws::query_encode(role_arn)
     );
     for (i, a) in actions.iter().enumerate() {
-        out.push_str(&format!("&ActionNames.member.{}={}", i + 1, encode(a)));
+        out.push_str(&format!(
+            "&ActionNames.member.{}={}",
+            i + 1,
+            aws::query_encode(a)
+        ));
     }
     for (i, r) in resources.iter().enumerate() {
-        out.push_str(&format!("&ResourceArns.member.{}={}", i + 1, encode(r)));
+        out.push_str(&format!(
+            "&ResourceArns.member.{}={}",
+            i + 1,
+            aws::query_encode(r)
+        ));
     }
     out
 }
 
-/// RFC 3986 percent-encoding of everything but unreserved characters (as SigV4 wants).
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// The text of the first `<name>` element in `xml`.
-fn tag<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<{name}>");
-    let start = xml.find(&open)? + open.len();
-    let len = xml[start..].find(&format!("</{name}>"))?;
-    Some(xml[start..start + len].trim())
-}
-
 /// The `<member>` elements directly inside the first `<container>`.
 fn members<'a>(xml: &'a str, container: &str) -> Vec<&'a str> {
-    let Some(inner) = tag(xml, container) else {
+    let Some(inner) = aws::xml_text(xml, container) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -131,21 +119,22 @@ fn members<'a>(xml: &'a str, container: &str) -> Vec<&'a str> {
 pub fn parse(xml: &str) -> Vec<Decision> {
     let mut out = Vec::new();
     for result in members(xml, "EvaluationResults") {
-        let Some(action) = tag(result, "EvalActionName") else {
+        let Some(action) = aws::xml_text(result, "EvalActionName") else {
             continue;
         };
-        let org_denied = tag(result, "AllowedByOrganizations") == Some("false");
-        let boundary_denied = tag(result, "AllowedByPermissionsBoundary") == Some("false");
+        let org_denied = aws::xml_text(result, "AllowedByOrganizations") == Some("false");
+        let boundary_denied =
+            aws::xml_text(result, "AllowedByPermissionsBoundary") == Some("false");
         let judge = |decision: &str| decide(decision, org_denied, boundary_denied);
         let specific = members(result, "ResourceSpecificResults");
         if specific.is_empty() {
-            let resource = tag(result, "EvalResourceName").unwrap_or("*");
-            let (v, r) = judge(tag(result, "EvalDecision").unwrap_or(""));
+            let resource = aws::xml_text(result, "EvalResourceName").unwrap_or("*");
+            let (v, r) = judge(aws::xml_text(result, "EvalDecision").unwrap_or(""));
             out.push((action.to_string(), unescape(resource), v, r));
         }
         for s in specific {
-            let resource = tag(s, "EvalResourceName").unwrap_or("*");
-            let (v, r) = judge(tag(s, "EvalResourceDecision").unwrap_or(""));
+            let resource = aws::xml_text(s, "EvalResourceName").unwrap_or("*");
+            let (v, r) = judge(aws::xml_text(s, "EvalResourceDecision").unwrap_or(""));
             out.push((action.to_string(), unescape(resource), v, r));
         }
     }
