@@ -39,7 +39,10 @@ const NOT_RUN: &[(&str, &str)] = &[
         "install -m 0755",
         "installs into /usr/local/bin: changes the machine",
     ),
-    ("bench/run", "a benchmark: minutes long, timing lives in bench/"),
+    (
+        "bench/run",
+        "a benchmark: minutes long, timing lives in bench/",
+    ),
     (
         "bash scripts/release",
         "the release: minutes long, as root; CI runs it after scripts/test (.ci/run)",
@@ -60,10 +63,7 @@ const NOT_RUN: &[(&str, &str)] = &[
         "aws ecs execute-command",
         "needs an ECS task and an AWS account",
     ),
-    (
-        "aws ecs register-task-definition",
-        "needs an AWS account",
-    ),
+    ("aws ecs register-task-definition", "needs an AWS account"),
     ("aws cloudformation deploy", "needs an AWS account"),
     (
         "docker run",
