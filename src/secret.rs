@@ -273,18 +273,30 @@ pub fn register_secret(value: &str) {
     register_all([value]);
 }
 
-/// Registers many secrets under one lock (100,000 profiles' keys in one go).
+/// Registers many secrets under one lock (100,000 profiles' keys in one go). The windows are
+/// computed before the lock is taken, so a huge value (a 1 MiB secret key) never holds up a
+/// writer (the deadline watchdog's report) that needs the registry to scrub.
 pub fn register_all<'a>(values: impl IntoIterator<Item = &'a str>) {
-    let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+    let mut new = Registry::default();
     for value in values {
         let value = value.trim_matches(|c: char| c.is_whitespace());
         if value.chars().count() < MIN_WHOLE {
             continue;
         }
         for form in variants(value) {
-            add_form(&mut reg, &form);
+            add_form(&mut new, &form);
         }
     }
+    let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
+    reg.windows.extend(new.windows);
+    for short in new.short {
+        let len = short.chars().count();
+        if reg.short.insert(short) {
+            reg.short_lens.push(len);
+        }
+    }
+    reg.short_lens.sort_unstable();
+    reg.short_lens.dedup();
 }
 
 fn add_form(reg: &mut Registry, form: &str) {

@@ -1424,3 +1424,90 @@ fn dev_null_in_every_file_variable_is_an_empty_file() {
         );
     }
 }
+
+/// What the health check's state directory may be when credcheck starts (issue 21).
+#[derive(Clone, Copy, Debug)]
+enum StateDirState {
+    /// A link to a directory of root's own (mode 0700: only the link stands between).
+    LinkToRootsDir,
+    /// Another user's directory.
+    OtherOwner,
+    /// Writable by its group.
+    GroupWritable,
+    /// A regular file where the directory should be.
+    AFile,
+    /// A dangling link.
+    DanglingLink,
+}
+
+const STATE_DIR_STATES: [StateDirState; 5] = [
+    StateDirState::LinkToRootsDir,
+    StateDirState::OtherOwner,
+    StateDirState::GroupWritable,
+    StateDirState::AFile,
+    StateDirState::DanglingLink,
+];
+
+/// Every state-directory state × both formats × every log level, with the canary in the
+/// session token: the promise holds, nothing is written through a link or into a directory
+/// that is not credcheck's own, and the health line says the state is not trusted. (The same
+/// directory swapped mid-run, in a loop: `cache::a_state_dir_swapped_for_a_link_mid_run_…`.)
+#[test]
+fn state_dir_states_by_format_and_log_level() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut runs = 0;
+    for state in STATE_DIR_STATES {
+        for format in FORMATS {
+            for level in LOG_LEVELS {
+                let mut setup = base(format, level, true);
+                probe_logs_to(&mut setup, support::logs::Plan::default());
+                let victim = tempfile::tempdir().unwrap();
+                std::fs::set_permissions(victim.path(), std::fs::Permissions::from_mode(0o700))
+                    .unwrap();
+                let dir = setup.cmd.home_path("state");
+                match state {
+                    StateDirState::LinkToRootsDir => {
+                        std::os::unix::fs::symlink(victim.path(), &dir).unwrap()
+                    }
+                    StateDirState::OtherOwner => {
+                        std::fs::create_dir(&dir).unwrap();
+                        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+                    }
+                    StateDirState::GroupWritable => {
+                        std::fs::create_dir(&dir).unwrap();
+                        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770))
+                            .unwrap();
+                    }
+                    StateDirState::AFile => std::fs::write(&dir, "").unwrap(),
+                    StateDirState::DanglingLink => {
+                        std::os::unix::fs::symlink(victim.path().join("gone"), &dir).unwrap()
+                    }
+                }
+                setup.cmd.arg("--state-dir").arg(&dir);
+                let what = format!("[state dir {state:?} × {format} × RUST_LOG={level}]");
+                let out = run_setup(setup);
+                assert_promise(&what, &out, format, true);
+                let written: Vec<_> = std::fs::read_dir(victim.path()).unwrap().collect();
+                assert!(
+                    written.is_empty(),
+                    "{what}: wrote {written:?}\n{}",
+                    brief(&out)
+                );
+                if format == "text" {
+                    assert!(
+                        out.stdout.contains("not trusted"),
+                        "{what}: the health line must say so\n{}",
+                        brief(&out)
+                    );
+                }
+                runs += 1;
+            }
+        }
+    }
+    say!(
+        "state dir sweep: {} states × {} formats × {} log levels = {runs} runs, nothing written through",
+        STATE_DIR_STATES.len(),
+        FORMATS.len(),
+        LOG_LEVELS.len()
+    );
+}

@@ -5,7 +5,9 @@
 //! through `Env::list_dir`, bounded the same way.
 //! A YAML configuration (`.yaml`/`.yml`, or one that opens with `service:`/`pipeline:`/`env:`/
 //! `includes:`) is read by `fluentbit_yaml` for its `env`, `includes` and `pipeline.outputs`,
-//! which become the same sections. Reads: `${VAR}` names from the config.
+//! which become the same sections. `${VAR}` expansion is bounded (a value at most the file
+//! cap, all expansions at most 1 MiB more): a doubling `@SET` chain is a config error naming
+//! the line. Reads: `${VAR}` names from the config.
 
 use super::names::{self, Task};
 use super::plan::{Plugin, Target};
