@@ -650,10 +650,19 @@ impl Lab {
         let scratch = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/Dockerfile.scratch");
         // The binary under test (`CREDCHECK_TEST_BIN`, e.g. the release's aarch64 build) for
         // `CREDCHECK_TEST_PLATFORM` (e.g. linux/arm64, run through binfmt's qemu), else this build's.
-        let credcheck = support::credcheck_bin();
+        // The Dockerfile copies `credcheck`: the binary under test goes in under that name.
+        let credcheck = self.context("bin").join("credcheck");
+        std::fs::copy(support::credcheck_bin(), &credcheck).expect("copy the binary under test");
         let platform = std::env::var(TEST_PLATFORM).ok().filter(|p| !p.is_empty());
         let platform = platform.as_deref();
         self.images.credcheck = self.build_for(platform, "credcheck", &scratch, &[&credcheck], &[]);
+        if let Some(platform) = platform {
+            let format = ["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}"];
+            let built = self
+                .docker
+                .ok(&[&format[..], &[self.images.credcheck.as_str()]].concat());
+            assert_eq!(built, platform, "the credcheck image's platform");
+        }
         let agent = "FROM scratch\nCOPY fake_peer /fake_peer\nENTRYPOINT [\"/fake_peer\"]\n";
         let agent = self.dockerfile("agent", agent);
         self.images.agent = self.build("agent", &agent, &[&support::example_bin("fake_peer")], &[]);

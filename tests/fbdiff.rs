@@ -1018,3 +1018,65 @@ fn the_router_harness_tells_a_taken_http_port_from_a_running_router() {
     let (status, log) = router.stop();
     assert_eq!(status.and_then(|s| s.code()), Some(0), "{log}");
 }
+
+/// Issue 20, item 4, against the real router: once Fluent Bit's own counters show records
+/// delivered with no failure, `credcheck health` says deliverable from them and sends nothing
+/// to CloudWatch Logs (case 02 of the differential shows the other side: a proven denial, and
+/// the counters agreeing). Prints the health line (the README's example).
+#[test]
+fn the_real_routers_counters_prove_delivery_with_no_aws_call() {
+    let Some(bin) = fluentbit::binary_or_skip(&support::current_test()) else {
+        return;
+    };
+    let ca = TestCa::new();
+    let case = Case::seed("counters");
+    let creds = peer::Peer::start(
+        peer::Plan::new()
+            .with_ecs(peer::Ecs::task_role())
+            .with_task_metadata(peer::TASK_METADATA_PREFIX, firelens_task()),
+    );
+    let plan = fake::Plan {
+        statements: case.policy.clone(),
+        groups: [(G.to_string(), vec![S.to_string()])].into(),
+        ..fake::Plan::default()
+    };
+    let logs = Fake::start_tls(plan, ca.server_config());
+    let decoy = Fake::start_tls(fake::Plan::default(), ca.server_config());
+    let mut setup = setup(&case, &creds, &logs, &decoy, &ca);
+    let mut router = start_router(&bin, &mut setup);
+    let outcome = router.outcome(&logs, 0, Duration::from_secs(40));
+    assert!(
+        outcome.as_ref().is_some_and(Outcome::accepted),
+        "{}",
+        router.log()
+    );
+    // The metrics API is rebuilt once a second (src/http_server/api/v1/metrics.c): wait,
+    // bounded, until it shows the delivered record.
+    let end = Instant::now() + Duration::from_secs(10);
+    let delivered = |m: &Value| m["output"]["cloudwatch_logs.0"]["proc_records"].as_u64() > Some(0);
+    while !router.metrics().is_some_and(|m| delivered(&m)) {
+        assert!(
+            Instant::now() < end,
+            "no delivered record in the metrics: {}",
+            router.log()
+        );
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+    let mark = logs.seen().len();
+    let out = health(&setup);
+    say!("counters, healthy: {}", out.stdout.trim());
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stdout
+            .contains(" records delivered, 0 errors, 0 retries (0 failed), 0 dropped"),
+        "{out}"
+    );
+    assert_eq!(
+        logs.seen().len(),
+        mark,
+        "health sent a call: {:?}",
+        logs.operations()
+    );
+    let (_, log) = router.stop();
+    assert!(!log.is_empty());
+}

@@ -1011,3 +1011,132 @@ fn an_accepted_probe_event_is_reported() {
     assert_eq!(out.code, 1, "{out}");
     assert_eq!(codes(&v, "errors"), ["logs-probe-event-stored"]);
 }
+
+/// The router's counters at `--fluent-bit-metrics` (here served by the loopback peer under a
+/// prefix of its own, in Fluent Bit's `/api/v1/metrics` shape): they settle what the probes
+/// cannot (CreateLogStream on a stream that does not exist yet), and failures beside every
+/// action proven allowed are the destination's, not this role's.
+#[test]
+fn the_routers_counters_settle_what_the_probes_cannot() {
+    let metrics = |errors: u64, retries: u64| {
+        serde_json::json!({"input": {}, "filter": {}, "output": {"cloudwatch_logs.0": {
+            "proc_records": 5, "proc_bytes": 300, "errors": errors, "retries": retries,
+            "retries_failed": 0, "dropped_records": 0, "retried_records": retries}}})
+        .to_string()
+    };
+    let with_metrics = |plan: fake::Plan, body: String| {
+        let creds = peer::Peer::start(
+            peer::Plan::new()
+                .with_ecs(peer::Ecs::task_role())
+                .with_sts(peer::Sts::default())
+                .with_task_metadata("/fluent-bit", body),
+        );
+        Peers {
+            creds,
+            logs: Fake::start(plan),
+            state: tempfile::tempdir().expect("state dir"),
+        }
+    };
+    // The group exists, the stream not yet: the probes leave CreateLogStream unverified.
+    let p = with_metrics(seed_policy(false).group(GROUP, &[]), metrics(0, 0));
+    let url = format!("{}/task", p.creds.task_metadata_uri());
+    let target = "/ecs/logs/sample-test:webapp";
+    let (out, v) = p.json(&["--logs-to", target]);
+    assert_eq!(
+        (out.code, &v["log_outputs"][0]["delivery"]),
+        (4, &"unverified".into()),
+        "{out}"
+    );
+    let (out, v) = p.json(&["--logs-to", target, "--fluent-bit-metrics", &url]);
+    assert_eq!(out.code, 0, "{out}");
+    let o = &v["log_outputs"][0];
+    assert_eq!(
+        (&o["delivery"], &o["evidence"]),
+        (&"deliverable".into(), &"counters".into())
+    );
+    // Everything exists and is allowed, yet the router fails: the destination, not this role.
+    let p = with_metrics(existing(), metrics(2, 3));
+    let url = format!("{}/task", p.creds.task_metadata_uri());
+    let (out, v) = p.json(&["--logs-to", target, "--fluent-bit-metrics", &url]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(codes(&v, "warnings"), ["logs-destination-failing"]);
+    let health = p
+        .cmd(&["health", "--logs-to", target, "--fluent-bit-metrics", &url])
+        .run();
+    assert_eq!(
+        health.code, 0,
+        "a destination outage must not fail the fleet: {health}"
+    );
+    // A metrics URL is an explicit http(s) URL with no user name or password.
+    let bad = p
+        .cmd(&[
+            "--logs-to",
+            target,
+            "--fluent-bit-metrics",
+            "http://u:pw@127.0.0.1:1/",
+        ])
+        .run();
+    assert_eq!(bad.code, 2, "{bad}");
+    assert!(!bad.combined().contains("pw@"), "{bad}");
+}
+
+/// An output's `role_arn` (cross-account delivery to a central logging account): credcheck
+/// assumes it as the plugin does (STS AssumeRole with `external_id`), probes with the assumed
+/// credentials on the role account's ARNs, and says blocked when STS refuses the assumption.
+#[test]
+fn an_outputs_role_arn_is_assumed_and_probed_as_that_role() {
+    const CENTRAL: &str = "210987654321";
+    // The fake authorises against its own account's ARNs whoever signs (it models one
+    // account); credcheck names the role's account in its verdicts.
+    let plan = || {
+        fake::Plan::default()
+            .allow(&["logs:CreateLogStream", "logs:PutLogEvents"], &[COVERING])
+            .group(GROUP, &["webapp"])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("out.conf");
+    std::fs::write(&conf, format!("[OUTPUT]\n Name cloudwatch_logs\n region ap-northeast-1\n log_group_name {GROUP}\n log_stream_name webapp\n role_arn arn:aws:iam::{CENTRAL}:role/central-logs-writer\n external_id ext-1234\n")).unwrap();
+    let conf = conf.to_string_lossy().into_owned();
+    let p = start(plan());
+    let (out, v) = p.json(&["--fluent-bit-config", &conf]);
+    assert_eq!(out.code, 0, "{out}");
+    let stream =
+        format!("arn:aws:logs:ap-northeast-1:{CENTRAL}:log-group:{GROUP}:log-stream:webapp");
+    assert_eq!(verdict(&v, "logs:PutLogEvents", &stream).0, "allowed");
+    assert_eq!(v["log_outputs"][0]["delivery"], "deliverable");
+    let assume: Vec<String> = p
+        .creds
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .filter(|b| b.contains("Action=AssumeRole"))
+        .collect();
+    assert_eq!(assume.len(), 1, "{assume:?}");
+    assert!(assume[0].contains("ExternalId=ext-1234"), "{}", assume[0]);
+    for seen in p.logs.seen() {
+        assert!(
+            seen.authorization
+                .contains(&format!("Credential={}/", peer::CANARY_AKID_STS)),
+            "signed with the assumed credentials: {}",
+            seen.authorization
+        );
+    }
+    // STS refuses the assumption: the router, with the same credentials, cannot either.
+    let mut sts = peer::Sts::default();
+    sts.fault = peer::StsFault::access_denied();
+    sts.fault_action = Some("AssumeRole".into());
+    let p = Peers {
+        creds: peer::Peer::start(
+            peer::Plan::new()
+                .with_ecs(peer::Ecs::task_role())
+                .with_sts(sts),
+        ),
+        logs: Fake::start(plan()),
+        state: tempfile::tempdir().expect("state dir"),
+    };
+    let (out, v) = p.json(&["--fluent-bit-config", &conf]);
+    assert_eq!(out.code, 1, "{out}");
+    assert_eq!(codes(&v, "errors"), ["logs-assume-role-denied"]);
+    assert_eq!(v["log_outputs"][0]["delivery"], "blocked");
+    assert!(p.logs.operations().is_empty());
+}

@@ -164,6 +164,7 @@ fn parse_can(raw: &str) -> Result<(String, String), Error> {
 
 /// `--fluent-bit-metrics URL`: an explicit http(s) URL with a host (it carries no credential).
 fn parse_metrics(raw: &str) -> Result<String, Error> {
+    crate::sdk::ensure_no_userinfo(raw, "--fluent-bit-metrics")?;
     let url = crate::http::Url::parse(raw.trim()).ok();
     match url {
         Some(u)
