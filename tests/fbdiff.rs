@@ -71,6 +71,9 @@ struct Case {
     env: Vec<(&'static str, String)>,
     /// C plugin: `endpoint https://localhost` (the plugin strips `https://`).
     https_endpoint: bool,
+    /// The policy becomes this once the router's first outcome is known (C plugin only);
+    /// `accepted` and `after` are then about the second, `before` about the first.
+    change: Option<Vec<Statement>>,
     /// A `stdout` output (which always delivers) before the CloudWatch one: its counters are
     /// `stdout.0`, the CloudWatch output's `cloudwatch_logs.1` (flb_output.c 603-614, 774).
     stdout_first: bool,
@@ -122,6 +125,7 @@ impl Case {
             env: Vec::new(),
             https_endpoint: false,
             stdout_first: false,
+            change: None,
             layout: Layout::Extra,
             accepted: true,
             before: DELIVERABLE,
@@ -355,6 +359,22 @@ fn cases() -> Vec<Case> {
                 .groups(g_only())
                 .before(UNVERIFIED)
         },
+        // The role's policy edited while the router runs. Revoked after delivery: the router's
+        // counters still show records delivered and no failure until its next flush fails;
+        // credcheck runs once the router gave a chunk up, and must not be green.
+        Case {
+            change: Some(vec![allow(&SEED, &[&typo])]),
+            ..Case::seed("37 policy revoked after the router delivered")
+                .refused(DELIVERABLE, BLOCKED)
+        },
+        // Fixed after refusal: the router's next chunks get through; its counters keep the
+        // earlier failures, which must not keep credcheck red.
+        Case {
+            change: Some(vec![allow(&SEED, &[&g_all])]),
+            ..Case::seed("38 policy fixed after the router was refused")
+                .policy(vec![allow(&SEED, &[&typo])])
+                .before(BLOCKED)
+        },
     ]
 }
 
@@ -382,6 +402,8 @@ struct Row {
     name: &'static str,
     plugin: Plugin,
     router: Result<Outcome, String>,
+    /// The outcome before the case's policy change, if it has one.
+    first: Option<Outcome>,
     before: Verdict,
     after: Verdict,
     health: Option<Output>,
@@ -607,11 +629,23 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
     let mut promise = changes(&logs, 0, "credcheck before");
     let mark = logs.seen().len();
     let mut router = None;
+    let mut first = None;
     let outcome = match case.plugin {
         Plugin::C => {
             let r = router.insert(start_router(bin, &mut setup));
-            r.outcome(&logs, mark, Duration::from_secs(40))
-                .ok_or_else(|| "Fluent Bit neither delivered nor gave up within 40 s".to_string())
+            let limit = Duration::from_secs(40);
+            let none = || "Fluent Bit neither delivered nor gave up within 40 s".to_string();
+            match (r.outcome(&logs, mark, limit), &case.change) {
+                (Some(o), Some(policy)) => {
+                    let baseline = r.metrics();
+                    logs.set_statements(policy.clone());
+                    let mark = logs.seen().len();
+                    first = Some(o);
+                    r.outcome_since(&logs, mark, baseline.as_ref(), limit)
+                        .ok_or_else(none)
+                }
+                (o, _) => o.ok_or_else(none),
+            }
         }
         Plugin::Go => Ok(emulate(&setup, &creds, &logs, ca, mark)),
     };
@@ -635,6 +669,7 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
         name: case.name,
         plugin: case.plugin,
         router: outcome,
+        first,
         before,
         after,
         health: Some(health),
@@ -655,11 +690,14 @@ fn run_case(case: &Case, bin: &Path, ca: &TestCa) -> Row {
 }
 
 /// The promise on what credcheck sent from `from` on: no Create* that created something, no
-/// retention or tagging call, no event stored.
+/// retention or tagging call, no event stored. The router's own requests, which may arrive
+/// meanwhile, carry Fluent Bit's User-Agent `aws-fluent-bit-plugin…` (src/aws/flb_aws_util.c
+/// 84, 476-500; the Go emulator sends the Go plugin's) and are not credcheck's.
 fn changes(logs: &Fake, from: usize, who: &str) -> Vec<String> {
     logs.seen()
         .iter()
         .skip(from)
+        .filter(|s| !s.user_agent.starts_with("aws-fluent-bit-plugin"))
         .filter(|s| {
             s.stored > 0
                 || s.operation.contains("Retention")
@@ -741,7 +779,11 @@ fn judge(case: &Case, row: &Row) -> Vec<String> {
         ));
     }
     let health = row.health.as_ref().map_or(-1, |h| h.code);
-    for (when, v) in [("before", &row.before), ("after", &row.after)] {
+    let first = row.first.as_ref().map_or(accepted, Outcome::accepted);
+    for (when, v, accepted) in [
+        ("before", &row.before, first),
+        ("after", &row.after, accepted),
+    ] {
         if accepted && v.delivery == "blocked" {
             p.push(format!("{when}: blocked, but Fluent Bit delivered"));
         }
@@ -804,6 +846,12 @@ fn print_table(rows: &[Row]) {
     );
     for r in rows {
         let router = match &r.router {
+            Ok(o) if o.accepted() && r.first.as_ref().is_some_and(|f| !f.accepted()) => {
+                "refused→accepted"
+            }
+            Ok(o) if !o.accepted() && r.first.as_ref().is_some_and(Outcome::accepted) => {
+                "accepted→refused"
+            }
             Ok(o) if o.accepted() => "accepted",
             Ok(_) => "refused",
             Err(_) => "no result",
@@ -842,7 +890,12 @@ fn print_table(rows: &[Row]) {
             say!("    {p}");
         }
         match &r.router {
-            Ok(o) => say!("    router: {}", o.evidence()),
+            Ok(o) => {
+                if let Some(first) = &r.first {
+                    say!("    router, before the policy change: {}", first.evidence());
+                }
+                say!("    router: {}", o.evidence())
+            }
             Err(e) => say!("    router: {e}"),
         }
         for (when, v) in [("before", &r.before), ("after", &r.after)] {

@@ -1122,9 +1122,11 @@ fn an_outputs_role_arn_is_assumed_and_probed_as_that_role() {
         );
     }
     // STS refuses the assumption: the router, with the same credentials, cannot either.
-    let mut sts = peer::Sts::default();
-    sts.fault = peer::StsFault::access_denied();
-    sts.fault_action = Some("AssumeRole".into());
+    let sts = peer::Sts {
+        fault: peer::StsFault::access_denied(),
+        fault_action: Some("AssumeRole".into()),
+        ..peer::Sts::default()
+    };
     let p = Peers {
         creds: peer::Peer::start(
             peer::Plan::new()

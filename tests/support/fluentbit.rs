@@ -325,6 +325,20 @@ impl Router {
     /// fake saw before `mark` are not its own. Blocks on the fake's answers in 300 ms slices,
     /// reading the metrics between them.
     pub fn outcome(&mut self, fake: &Fake, mark: usize, limit: Duration) -> Option<Outcome> {
+        self.outcome_since(fake, mark, None, limit)
+    }
+
+    /// The same, counting only failures beyond `baseline` (an earlier [`Router::metrics`]),
+    /// and with a baseline only when the fake also refused one of the requests it sent from
+    /// `mark` on: the metrics snapshot lags up to 1 s (src/flb_metrics_exporter.c 233-234), so
+    /// failures from before `mark` may still arrive after the baseline.
+    pub fn outcome_since(
+        &mut self,
+        fake: &Fake,
+        mark: usize,
+        baseline: Option<&Value>,
+        limit: Duration,
+    ) -> Option<Outcome> {
         let end = Instant::now() + limit;
         let stored = |seen: &[Seen]| seen.iter().skip(mark).any(|s| s.stored > 0);
         loop {
@@ -342,7 +356,15 @@ impl Router {
                     self.first_error().unwrap_or_default()
                 )));
             }
-            if let Some(given_up) = self.metrics().as_ref().and_then(gave_up) {
+            let refused_since = || {
+                fake.seen().iter().skip(mark).any(|s| {
+                    s.error
+                        .as_deref()
+                        .is_some_and(|e| e != "ResourceAlreadyExistsException")
+                })
+            };
+            let given_up = self.metrics().and_then(|m| gave_up(&m, baseline));
+            if let Some(given_up) = given_up.filter(|_| baseline.is_none() || refused_since()) {
                 return Some(Outcome::Refused(format!(
                     "{given_up} [{}]; {}",
                     calls(&fake.seen()[mark..]),
@@ -418,11 +440,16 @@ pub fn calls(seen: &[Seen]) -> String {
         .join(", ")
 }
 
-/// `Some(why)` when any output's counters say a chunk was given up.
-fn gave_up(metrics: &Value) -> Option<String> {
+/// `Some(why)` when any output's counters say a chunk was given up (since `baseline`).
+fn gave_up(metrics: &Value, baseline: Option<&Value>) -> Option<String> {
     let outputs = metrics["output"].as_object()?;
     outputs.iter().find_map(|(name, m)| {
-        let n = |k: &str| m[k].as_u64().unwrap_or(0);
+        let base = |k: &str| {
+            baseline
+                .and_then(|b| b["output"][name][k].as_u64())
+                .unwrap_or(0)
+        };
+        let n = |k: &str| m[k].as_u64().unwrap_or(0).saturating_sub(base(k));
         (n("retries_failed") > 0 || n("errors") > 0 || n("dropped_records") > 0).then(|| {
             format!(
                 "{name}: errors {}, retries {}, retries_failed {}, dropped_records {}",

@@ -310,6 +310,10 @@ impl Fake {
                 .0;
         }
     }
+    /// The policy from now on (a role's policy edited while the router runs).
+    pub fn set_statements(&self, statements: Vec<Statement>) {
+        lock(&self.shared.plan).statements = statements;
+    }
     /// Which groups exist now, with their streams (Create* add to them).
     pub fn groups(&self) -> BTreeMap<String, Vec<String>> {
         lock(&self.shared.plan).groups.clone()
