@@ -327,3 +327,69 @@ pub fn last_cause(err: &(dyn std::error::Error + 'static)) -> String {
     }
     crate::secret::sanitize_foreign(&cur.to_string(), 160)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The client's own rules against a one-shot loopback server (the scenarios cover the rest
+    //! end to end: timeouts, proxy capture, redirects, a Content-Length over the cap).
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// Serves `response` once on 127.0.0.1 and closes; returns the URL.
+    fn serve_once(response: Vec<u8>) -> Url {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let url = Url::parse(&format!("http://{}/x", listener.local_addr().unwrap())).unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let _ = stream.write_all(&response);
+            }
+        });
+        url
+    }
+
+    fn get(url: &Url) -> Result<Fetched, FetchError> {
+        let client = endpoint_client(None, Duration::from_secs(5)).expect("client");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(fetch(
+            &client,
+            Request {
+                method: Method::GET,
+                url,
+                headers: Vec::new(),
+                timeout: Duration::from_secs(5),
+            },
+        ))
+    }
+
+    /// No Content-Length, the body until the connection closes: the cap holds while streaming.
+    #[test]
+    fn body_without_length_is_capped_while_streaming() {
+        let mut response = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+        response.extend(std::iter::repeat_n(b'A', BODY_CAP + 1));
+        assert_eq!(
+            get(&serve_once(response)).unwrap_err(),
+            FetchError::TooLarge
+        );
+        let mut response = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+        response.extend(std::iter::repeat_n(b'A', BODY_CAP));
+        assert_eq!(get(&serve_once(response)).unwrap().body.len(), BODY_CAP);
+    }
+
+    /// A redirect is an answer, not followed: its status and Location come back.
+    #[test]
+    fn redirect_is_returned_not_followed() {
+        let response = b"HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\n\r\n";
+        let fetched = get(&serve_once(response.to_vec())).unwrap();
+        assert_eq!(fetched.status, 301);
+        assert_eq!(
+            fetched.location.as_deref(),
+            Some("http://127.0.0.1:9/elsewhere")
+        );
+    }
+}
