@@ -682,12 +682,14 @@ pub async fn fetch_counters(targets: &[Target], ctx: &Ctx<'_>, f: &mut Findings)
 /// `last`: the age of health's stored verdict, when that (not a probe now) is the proof.
 pub fn destination_failing(name: &str, c: &counters::Counters, last: Option<&str>) -> Warning {
     let proof = match last {
-        None => "every action it needs is allowed to this role".to_string(),
+        None => "every action it needs is allowed to this role now".to_string(),
         Some(age) => {
             format!("delivery was proven {age} ago and is probed again at the next refresh")
         }
     };
-    Warning::new("logs-destination-failing", format!("the router reports failures ({}) while {proof}: the destination or the network is failing, not this task", c.describe(name)), "look at CloudWatch Logs' health in the Region, the VPC endpoint or the proxy; the router retries on its own")
+    // The counters add up everything since the router started: the failures may also be
+    // those of a policy fixed since (they do not say when they happened).
+    Warning::new("logs-destination-failing", format!("the router has reported failures since it started ({}) while {proof}: the destination or the network failed, or the policy was fixed since; not this role as it is", c.describe(name)), "look at CloudWatch Logs' health in the Region, the VPC endpoint or the proxy; the router retries on its own")
 }
 
 /// A target's counters in fetched metrics: its output's name and counters.
@@ -823,8 +825,13 @@ fn output(
             }
             false => unproven(&needed),
         };
+        // Counters that were read and settled nothing are not offered as what settles it.
         let open = match seen {
-            Some((name, c)) => format!("{open}; the router's counters: {}", c.describe(name)),
+            Some((name, c)) => format!(
+                "{}; the router's counters ({}) prove nothing either way: --simulate settles it",
+                open.replace(&format!("; {}", plan::SETTLE), ""),
+                c.describe(name)
+            ),
             None => open,
         };
         f.error(Error::unverified(

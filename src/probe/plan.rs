@@ -107,14 +107,6 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-/// The DNS suffix of a region's endpoints.
-pub fn dns_suffix(region: &str) -> &'static str {
-    match partition(region) {
-        "aws-cn" => "amazonaws.com.cn",
-        _ => "amazonaws.com",
-    }
-}
-
 /// The ARN group-level calls are authorised against: `…:log-group:G:log-stream:`.
 pub fn group_arn(region: &str, account: &str, group: &str) -> String {
     format!(
@@ -534,7 +526,6 @@ mod tests {
         );
         assert!(group_arn("cn-north-1", "1", "g").starts_with("arn:aws-cn:logs:"));
         assert!(group_arn("us-gov-west-1", "1", "g").starts_with("arn:aws-us-gov:logs:"));
-        assert_eq!(dns_suffix("cn-northwest-1"), "amazonaws.com.cn");
         assert_eq!(
             covering_resource("arn:aws:logs:r:1:log-group:g:log-stream:s").as_deref(),
             Some("arn:aws:logs:r:1:log-group:g:*")
