@@ -1,6 +1,7 @@
 //! Fluent Bit's YAML configuration format, as far as the probe needs it: the `env` map, the
-//! `includes` list and the `pipeline.outputs` list of key/value maps. The rest of the file is
-//! skipped.
+//! `includes` list, the `pipeline.outputs` list of key/value maps, and the plain scalars of
+//! `service` (the metrics API's `http_server`, `http_listen`, `http_port`; any other form
+//! there is skipped). The rest of the file is skipped.
 //!
 //! This is a line reader for the block style that Fluent Bit's documentation and its YAML
 //! examples use (mappings and sequences by indentation, plain or quoted scalars, comments),
@@ -169,23 +170,27 @@ impl Reader {
     /// Whether values at the current path (with the leaf just pushed) are read.
     fn wanted_here(&self) -> bool {
         self.path_is(&["env"])
-            || self.path_is(&["service"])
             || self.path_is(&["includes"])
             || self.path_is(&["pipeline", "outputs", "#"])
     }
 
     /// The scalar, when the probe reads this path; an unsupported form there is an error.
     fn scalar_if_wanted(&self, n: usize, raw: &str) -> Result<Option<String>, String> {
-        let wanted = self.path_is(&["env", "*"])
-            || self.path_is(&["service", "*"])
+        // `service:` is read only for the metrics API's plain keys: any other form there is
+        // skipped, as the rest of the file is, never an error.
+        let lenient = self.path_is(&["service", "*"]);
+        let wanted = lenient
+            || self.path_is(&["env", "*"])
             || self.path_is(&["includes", "#"])
             || self.path_is(&["pipeline", "outputs", "#", "*"]);
         if !wanted {
             return Ok(None);
         }
-        scalar(raw)
-            .map(Some)
-            .map_err(|what| format!("line {n}: {what} (key {})", self.where_()))
+        match scalar(raw) {
+            Ok(value) => Ok(Some(value)),
+            Err(_) if lenient => Ok(None),
+            Err(what) => Err(format!("line {n}: {what} (key {})", self.where_())),
+        }
     }
 
     /// The path being read, for an error (`pipeline.outputs[0].region`): keys, never values.
