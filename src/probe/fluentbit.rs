@@ -438,6 +438,14 @@ fn output(
         &region,
         &format!("the `region` of the {} output at {at}", plugin.name()),
     )?;
+    for (k, v) in [
+        ("endpoint", key("endpoint")),
+        ("sts_endpoint", key("sts_endpoint")),
+    ] {
+        if let Some(v) = v {
+            crate::sdk::ensure_no_userinfo(&v, &format!("the `{k}` of the output at {at}"))?;
+        }
+    }
     let endpoint = endpoint(key("endpoint"), key("port"), &checked)
         .map_err(|why| Error::config("logs-endpoint", format!("the {} output at {at}: {why}", plugin.name()), "give `endpoint` as a host name (an https:// prefix is stripped) and `port` as a number"))?;
     let resolved = names::resolve(plugin, &s.keys, task)
