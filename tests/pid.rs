@@ -57,7 +57,15 @@ impl App {
     /// `sh -c 'echo ready; exec sleep 300'` with `env`: the environment is final at `ready`.
     /// Returns once the shell has become `sleep` (its `comm`, which the report shows).
     fn sleeping(env: &[(&str, &str)]) -> App {
-        let app = App::start("/bin/sh", &["-c", "echo ready; exec sleep 300"], env);
+        App::start_then_sleep("/bin/sh", &["-c", "echo ready; exec sleep 300"], env)
+    }
+
+    /// [`App::start`] for a command whose process ends in `exec sleep 300` after `ready`: returns
+    /// once the exec is over (`comm` is `sleep`). Mid-exec the kernel shows the new, empty
+    /// memory map with the old `comm`, so `/proc/PID/environ` reads empty for a moment (a CI
+    /// run read it there: the report had no HOME and no AWS_PROFILE).
+    fn start_then_sleep(program: &str, args: &[&str], env: &[(&str, &str)]) -> App {
+        let app = App::start(program, args, env);
         wait_for_comm(app.pid(), "sleep");
         app
     }
@@ -202,7 +210,7 @@ fn pid_reads_the_childs_profile_through_its_root() {
         "-c",
         script,
     ];
-    let app = App::start("/usr/bin/unshare", &unshare, &env);
+    let app = App::start_then_sleep("/usr/bin/unshare", &unshare, &env);
     assert!(
         !home.path().join(".aws/credentials").exists(),
         "the profile is not visible from credcheck's mount namespace"
@@ -259,7 +267,7 @@ fn pid_web_identity_token_through_its_root() {
         "-c",
         script,
     ];
-    let app = App::start("/usr/bin/unshare", &unshare, &env);
+    let app = App::start_then_sleep("/usr/bin/unshare", &unshare, &env);
     assert!(
         !Path::new(&token_path).exists(),
         "only the child sees the token"
@@ -314,7 +322,7 @@ fn pid_profile_with_credential_process_is_not_evaluated() {
         ("AWS_EC2_METADATA_DISABLED", "true"),
         ("M", marker_str),
     ];
-    let app = App::start("/bin/sh", &["-c", script], &env);
+    let app = App::start_then_sleep("/bin/sh", &["-c", script], &env);
     let pid = app.pid().to_string();
     let (out, report) = shell()
         .args(["--pid", &pid, "--no-sts", "--format", "json"])
@@ -341,6 +349,7 @@ fn pid_of_an_init_means_its_child() {
     make_executable(&init);
     let env = [("K", CANARY_AKID_ENV), ("S", CANARY_SECRET)];
     let app = App::start(init.to_str().unwrap(), &[], &env);
+    wait_for_child_comm(app.pid(), "sleep");
     let pid = app.pid().to_string();
     let (out, report) = shell()
         .args(["--pid", &pid, "--no-sts", "--format", "json"])
@@ -457,7 +466,7 @@ fn pid_environ_denied_to_root_without_cap_sys_ptrace() {
         .copied()
         .chain(["/bin/sh", "-c", "echo ready; exec sleep 300"])
         .collect();
-    let app = App::start(
+    let app = App::start_then_sleep(
         "/usr/bin/setpriv",
         &args,
         &[("AWS_EC2_METADATA_DISABLED", "true")],
@@ -515,6 +524,17 @@ fn pid_zero_and_pid_with_a_command_are_usage_errors() {
 fn wait_for_comm(pid: u32, name: &str) {
     wait_until(WAIT, || {
         std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == name)
+    });
+}
+
+/// [`wait_for_comm`] for the first child of `pid` (an init's app, nsenter's forked shell).
+fn wait_for_child_comm(pid: u32, name: &str) {
+    wait_until(WAIT, || {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .ok()
+            .and_then(|c| c.split_whitespace().next()?.parse::<u32>().ok())
+            .and_then(|child| std::fs::read_to_string(format!("/proc/{child}/comm")).ok())
+            .is_some_and(|c| c.trim_end() == name)
     });
 }
 
@@ -683,7 +703,8 @@ fn pid_1_of_a_shared_namespace_means_the_first_app() {
         "-c",
         "echo ready; exec sleep 300",
     ];
-    let _app = App::start("/usr/bin/nsenter", &enter, &keys_env());
+    let app = App::start("/usr/bin/nsenter", &enter, &keys_env());
+    wait_for_child_comm(app.pid(), "sleep");
     let (out, report) = {
         let mut c = ns.credcheck();
         c.args(["--pid", "1", "--no-sts", "--format", "json"]);
