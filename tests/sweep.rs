@@ -12,8 +12,12 @@
 //! Plus the file sweep (every file-reading input × FIFO, socket, directory, /dev/zero, a 1 GiB
 //! sparse file, an unreadable file, a symlink loop) and a resolver that never answers, inside
 //! a network namespace this test creates. The sizes are printed to the CI log.
+//!
+//! Both generated sweeps run inside the egress trap (`support::egress`): after every run they
+//! assert that no packet tried to leave loopback, so no run attempted a host that neither a
+//! validated Region nor an explicit endpoint named (every endpoint here is a loopback fake).
 
-use crate::support::{self, netns::Netns, peer, say, Output, TestCmd};
+use crate::support::{self, egress, netns::Netns, peer, say, Output, TestCmd};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -26,6 +30,9 @@ use std::time::Duration;
 const CANARY: &str = "Sw33p/Canary+Qx7Lm9Vt2Rk4Np6Hb8Jd0Fz";
 const DEADLINE: Duration = Duration::from_millis(1500);
 const DEADLINE_ARG: &str = "1500ms";
+/// The only names an explicit endpoint of the sweep gives (`http://user:` + an injection that
+/// holds a `/`, which ends the authority): a lookup of any other name fails the run.
+const EXPLICIT_HOSTS: &[&str] = &["user"];
 /// The promise: the process is gone by the deadline plus this.
 const OVER_DEADLINE: Duration = support::OVER_DEADLINE;
 /// Linux caps one environment string at 128 KiB (MAX_ARG_STRLEN): env channels get this much.
@@ -913,6 +920,11 @@ impl Worst {
 
 #[test]
 fn hostile_sweep_channels_by_injections() {
+    let trap = match egress::enter("sweep::hostile_sweep_channels_by_injections") {
+        egress::Trap::RanInside => return,
+        egress::Trap::Inside(inside) => Some(inside),
+        egress::Trap::Unavailable => None,
+    };
     let channels = channels();
     let mut jobs = Vec::new();
     for (ci, (name, _)) in channels.iter().enumerate() {
@@ -937,6 +949,9 @@ fn hostile_sweep_channels_by_injections() {
         let what = format!("[{name} × {injection:?} × {format} × RUST_LOG={level}]");
         let out = run_setup(setup);
         assert_promise(&what, &out, format, health);
+        if let Some(trap) = &trap {
+            trap.assert_none(&what, EXPLICIT_HOSTS);
+        }
         worst.note(&what, &out);
         runs.fetch_add(1, Ordering::Relaxed);
     });
@@ -946,8 +961,20 @@ fn hostile_sweep_channels_by_injections() {
         state_files > 0,
         "no health state file was written, so none was checked"
     );
+    let egress = match &trap {
+        Some(trap) => {
+            let mut asked = trap.asked();
+            asked.sort();
+            asked.dedup();
+            format!(
+                "{} packets left loopback, names looked up {asked:?}, all explicit endpoints' (egress trap checked after every run)",
+                trap.sent()
+            )
+        }
+        None => "egress NOT trapped".to_string(),
+    };
     say!(
-        "hostile sweep: {} channels × {} injections × {} formats × {} log levels = {total} runs, {} passed, {state_files} health state files and {} files written in all checked; slowest {slowest:?} {which} (deadline {DEADLINE:?})",
+        "hostile sweep: {} channels × {} injections × {} formats × {} log levels = {total} runs, {} passed, {state_files} health state files and {} files written in all checked; {egress}; slowest {slowest:?} {which} (deadline {DEADLINE:?})",
         channels.len(),
         INJECTIONS.len(),
         FORMATS.len(),
@@ -1031,6 +1058,11 @@ fn make_special(dir: &Path, kind: Special) -> (PathBuf, &'static str) {
 
 #[test]
 fn file_sweep_every_file_variable_by_special_file() {
+    let trap = match egress::enter("sweep::file_sweep_every_file_variable_by_special_file") {
+        egress::Trap::RanInside => return,
+        egress::Trap::Inside(inside) => Some(inside),
+        egress::Trap::Unavailable => None,
+    };
     let mut runs = 0;
     let mut worst = Duration::ZERO;
     for var in FILE_VARS {
@@ -1096,6 +1128,9 @@ fn file_sweep_every_file_variable_by_special_file() {
             let out = cmd.run();
             let what = format!("[{var} = {kind:?}]");
             assert_promise(&what, &out, "text", false);
+            if let Some(trap) = &trap {
+                trap.assert_none(&what, EXPLICIT_HOSTS);
+            }
             assert_ne!(
                 out.code,
                 0,
@@ -1118,7 +1153,13 @@ fn file_sweep_every_file_variable_by_special_file() {
             runs += 1;
         }
     }
-    say!("file sweep: {} variables × {} special files = {runs} runs; slowest {worst:?} (deadline {DEADLINE:?})", FILE_VARS.len(), SPECIALS.len());
+    let egress = trap.map_or("egress NOT trapped".to_string(), |t| {
+        format!(
+            "{} packets left loopback (checked after every run)",
+            t.sent()
+        )
+    });
+    say!("file sweep: {} variables × {} special files = {runs} runs; {egress}; slowest {worst:?} (deadline {DEADLINE:?})", FILE_VARS.len(), SPECIALS.len());
 }
 
 fn make_public(dir: &Path) {

@@ -13,6 +13,7 @@
 //! the real link-local endpoint addresses).
 #![allow(dead_code, unused_imports)]
 
+pub mod egress;
 pub mod fluentbit;
 pub mod go_cloudwatch;
 pub mod logs;

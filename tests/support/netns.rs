@@ -184,7 +184,8 @@ fn kill_pids(pids: &[u32]) {
 }
 
 /// Root and an `ip` binary, or why not.
-fn preflight() -> Result<PathBuf, String> {
+/// Root and iproute2's `ip`: the path of `ip`, or why not.
+pub fn preflight() -> Result<PathBuf, String> {
     if !is_root() {
         return Err("not running as root".into());
     }
