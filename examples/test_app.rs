@@ -3,6 +3,9 @@
 //!
 //! It prints `app-started pid=<pid>` and `app-args: <args>` on stdout, then:
 //! - with `--exit CODE`, exits with CODE at once;
+//! - with `--env-clear` first, execs itself with an empty environment and the other
+//!   arguments (what `env -i` does; a `FROM scratch` image has no `env`), as a worker that
+//!   php-fpm's `clear_env` or cron starts (`credcheck processes`, issue 23);
 //! - otherwise waits for SIGTERM, prints `app-got-sigterm` and exits with 42
 //!   ([`EXIT_ON_SIGTERM`]): a code that only this handler produces, so a container that
 //!   exits 42 after `docker stop` proves the signal reached the app itself.
@@ -40,6 +43,16 @@ extern "C" fn on_sigterm(_signum: c_int) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--env-clear") {
+        use std::os::unix::process::CommandExt;
+        let me = std::env::current_exe().unwrap_or_else(|_| "/app/server".into());
+        let err = std::process::Command::new(me)
+            .args(&args[1..])
+            .env_clear()
+            .exec();
+        eprintln!("test_app: cannot exec itself: {err}");
+        std::process::exit(1);
+    }
     let exit_now = exit_code_arg(&args);
     // Installed before the first line: whoever waits for that line may send SIGTERM at once.
     // SAFETY: the handler only calls async-signal-safe functions.

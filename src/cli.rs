@@ -53,6 +53,19 @@ pub struct Cli {
 pub enum Command {
     /// Health check: exits 0 (healthy) or 1 (unhealthy) and prints one line.
     Health(HealthArgs),
+    /// Every process in this PID namespace (or --pid's): its credential source, identity and
+    /// SDK, with flags (environment-differs, static-temporary-keys, sdk-rejects-endpoint).
+    Processes(ProcessesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProcessesArgs {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Do not call STS GetCallerIdentity (otherwise once per distinct set of credentials).
+    #[arg(long, env = "CREDCHECK_NO_STS", value_parser = FalseyValueParser::new())]
+    pub no_sts: bool,
 }
 
 #[derive(Debug, Args)]
@@ -144,9 +157,9 @@ const VALUE_FLAGS: [&str; 14] = [
     "--pid",
 ];
 
-/// The command line, before clap: `health` moved first wherever it stands (so global flags may
-/// come before it, and any command line with `health` exits 0 or 1), and a `--` with nothing
-/// after it noticed (a usage error, not a report).
+/// The command line, before clap: `health` or `processes` moved first wherever it stands (so
+/// global flags may come before it, and any command line with `health` exits 0 or 1), and a
+/// `--` with nothing after it noticed (a usage error, not a report).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Argv {
     pub args: Vec<OsString>,
@@ -157,14 +170,15 @@ pub struct Argv {
 pub fn normalize(mut args: Vec<OsString>) -> Argv {
     let dashdash = args.iter().skip(1).position(|a| a == "--").map(|i| i + 1);
     let end = dashdash.unwrap_or(args.len());
-    let health_at = subcommand_position(&args[..end.min(args.len())]);
-    if let Some(at) = health_at {
+    let found = subcommand_position(&args[..end.min(args.len())]);
+    let is_health = found.is_some_and(|at| args[at] == "health");
+    if let Some(at) = found {
         let word = args.remove(at);
         args.insert(1, word);
     }
     Argv {
-        empty_command: dashdash.is_some_and(|d| d + 1 == args.len()) && health_at.is_none(),
-        is_health: health_at.is_some(),
+        empty_command: dashdash.is_some_and(|d| d + 1 == args.len()) && found.is_none(),
+        is_health,
         args,
     }
 }
@@ -177,7 +191,7 @@ fn subcommand_position(args: &[OsString]) -> Option<usize> {
             i += 2;
             continue;
         }
-        if word == "health" {
+        if word == "health" || word == "processes" {
             return Some(i);
         }
         i += 1;
@@ -202,6 +216,9 @@ mod tests {
         assert!(!b.is_health);
         let c = argv(&["credcheck", "--", "health"]);
         assert!(!c.is_health && !c.empty_command);
+        let d = argv(&["credcheck", "--format", "json", "processes"]);
+        assert!(!d.is_health);
+        assert_eq!(d.args, ["credcheck", "processes", "--format", "json"]);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod notes;
 pub mod output;
 pub mod probe;
 pub mod process;
+pub mod processes;
 pub mod region;
 pub mod render;
 pub mod report;
@@ -131,7 +132,7 @@ fn finish_once(settings: &Settings, report: &report::Report) -> i32 {
         }
     }
     match &settings.mode {
-        Mode::Report => {
+        Mode::Report | Mode::Processes => {
             render::emit(report, settings.format, Stream::Stdout);
             report.exit_code
         }

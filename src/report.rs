@@ -17,7 +17,8 @@ use std::time::{Duration, SystemTime};
 
 /// 2: log outputs say deliverable, blocked or unverified, with names, evidence and why
 /// (issue 20); permissions lost likely-allowed, likely-denied, unknown and the proxy basis.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: `processes` (`credcheck processes`, issue 23), absent in every other mode.
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -52,6 +53,9 @@ pub struct Report {
     /// The log destinations the probe checked; absent when not asked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub log_outputs: Vec<crate::probe::verdict::LogOutput>,
+    /// Every process of the namespace (`credcheck processes`); absent in other modes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<crate::processes::Processes>,
     pub elapsed_ms: u64,
 }
 
@@ -124,6 +128,7 @@ impl Report {
             errors: Vec::new(),
             permissions: Vec::new(),
             log_outputs: Vec::new(),
+            processes: None,
             elapsed_ms: inputs.elapsed.as_millis() as u64,
         };
         report.add_context(inputs.context);
@@ -231,6 +236,41 @@ impl Report {
         self.warnings.extend(findings.warnings);
         self.notes.extend(findings.notes);
         self.errors.extend(findings.errors);
+        self.decide();
+    }
+
+    /// Adds `credcheck processes`'s section; a problem flag on any process joins the verdict
+    /// as one error that names them.
+    pub fn attach_processes(&mut self, section: crate::processes::Processes) {
+        let flagged: Vec<String> = section
+            .rows
+            .iter()
+            .flat_map(|r| {
+                r.flags
+                    .iter()
+                    .filter(|w| crate::processes::flags::is_problem(w))
+                    .map(move |w| format!("PID {} ({}) {}", r.pid, r.comm, w.code))
+            })
+            .collect::<Vec<String>>();
+        let mut flagged = flagged;
+        flagged.dedup();
+        if !flagged.is_empty() {
+            self.errors.push(Error::problem(
+                "processes-flagged",
+                format!(
+                    "{} problem(s) among the processes: {}",
+                    flagged.len(),
+                    flagged
+                        .iter()
+                        .take(8)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "each flag below says what fails and how to fix it",
+            ));
+        }
+        self.processes = Some(section);
         self.decide();
     }
 

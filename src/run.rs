@@ -25,6 +25,9 @@ const HARD_STOP_SLACK: Duration = Duration::from_millis(100);
 pub async fn run(settings: &Settings, own: &Env) -> Report {
     let budget = Budget::new(settings.deadline, settings.timeout);
     env_vars::register_secrets(own);
+    if settings.mode == Mode::Processes {
+        return processes(settings, own, budget).await;
+    }
     let target = match settings.pid.map(process::open).transpose() {
         Ok(target) => target,
         Err(error) => return failed(settings, own, error, budget),
@@ -47,6 +50,17 @@ pub async fn run(settings: &Settings, own: &Env) -> Report {
         .extend(compare(settings, own, target.as_ref()));
     report.process = target.map(|(subject, _)| subject);
     report
+}
+
+/// `credcheck processes`, bounded by the same hard stop as a walk.
+async fn processes(settings: &Settings, own: &Env, budget: Budget) -> Report {
+    let hard_stop = settings.deadline + HARD_STOP_SLACK;
+    let run = crate::processes::run(settings, own, budget);
+    match tokio::time::timeout(hard_stop, run).await {
+        Ok(Ok(report)) => report,
+        Ok(Err(error)) => failed(settings, own, error, budget),
+        Err(_) => failed(settings, own, deadline_error(settings.deadline), budget),
+    }
 }
 
 /// `environment-differs`: with `--pid`, credcheck's own environment against the process's;
@@ -92,6 +106,51 @@ pub fn failed(settings: &Settings, env: &Env, error: Error, budget: Budget) -> R
 }
 
 async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report, Error> {
+    gather_with_creds(settings, env, budget)
+        .await
+        .map(|(report, _)| report)
+}
+
+/// One walk of the chain with `env` (another process's, read through its root, as `--pid`
+/// reads it), never STS and never the probe: `processes` runs it once per distinct
+/// environment and asks STS once per distinct set of credentials ([`identity`]). Returns the
+/// winner's credentials too, which stay in memory only.
+pub async fn walk_only(
+    settings: &Settings,
+    env: &Env,
+    budget: Budget,
+) -> (Report, Option<chain::Creds>) {
+    let mut quiet = settings.clone();
+    quiet.sts = false;
+    quiet.probe = crate::probe::Request::default();
+    match gather_with_creds(&quiet, env, budget).await {
+        Ok(done) => done,
+        Err(error) => (failed(&quiet, env, error, budget), None),
+    }
+}
+
+/// STS GetCallerIdentity with `creds`, configured from `env` as the walk was (region,
+/// endpoint, CA bundle).
+pub async fn identity(
+    settings: &Settings,
+    env: &Env,
+    creds: &chain::Creds,
+    budget: &Budget,
+) -> Result<sts::Identity, Error> {
+    let profiles = Profiles::load(env).await;
+    let roots = match sdk::needs_tls(env, &profiles) {
+        true => Some(Roots::load(env)?),
+        false => None,
+    };
+    let sdk = Sdk::new(env, &profiles, roots.as_ref(), settings.timeout)?;
+    sts::caller_identity(&sdk, creds, budget).await.result
+}
+
+async fn gather_with_creds(
+    settings: &Settings,
+    env: &Env,
+    budget: Budget,
+) -> Result<(Report, Option<chain::Creds>), Error> {
     env_vars::register_secrets(env);
     let profiles = Profiles::load(env).await;
     let container = container::plan(env, &budget).await;
@@ -165,12 +224,12 @@ async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report
         notes: notes::notes(env, &profiles),
         elapsed: budget.elapsed(),
     });
-    if let (true, Some(creds)) = (settings.probe.is_active(), winner) {
-        let findings = probe(settings, env, &report, &creds, &budget, &endpoints).await;
+    if let (true, Some(creds)) = (settings.probe.is_active(), winner.as_ref()) {
+        let findings = probe(settings, env, &report, creds, &budget, &endpoints).await;
         report.add_probe(findings);
         report.elapsed_ms = budget.elapsed().as_millis() as u64;
     }
-    Ok(report)
+    Ok((report, winner))
 }
 
 /// The probe needs the account; STS is asked when the source did not name it.

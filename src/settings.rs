@@ -16,8 +16,15 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     Report,
-    Wrap { cmd: Vec<OsString>, require: bool },
-    Health { min_ttl: Duration },
+    Wrap {
+        cmd: Vec<OsString>,
+        require: bool,
+    },
+    Health {
+        min_ttl: Duration,
+    },
+    /// `credcheck processes`: every process of the namespace (`processes`).
+    Processes,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +57,7 @@ impl Settings {
                 cache = (h.probe_every, h.state_dir);
                 (Mode::Health { min_ttl: h.min_ttl }, h.common, h.sts)
             }
+            Some(Command::Processes(p)) => (Mode::Processes, p.common, !p.no_sts),
             None if !cli.cmd.is_empty() => (
                 Mode::Wrap {
                     cmd: cli.cmd,
@@ -61,7 +69,7 @@ impl Settings {
             None => (Mode::Report, cli.common, !cli.no_sts),
         };
         let deadline = common.deadline.unwrap_or(match mode {
-            Mode::Report => REPORT_DEADLINE,
+            Mode::Report | Mode::Processes => REPORT_DEADLINE,
             Mode::Wrap { .. } => WRAP_DEADLINE,
             Mode::Health { .. } => HEALTH_DEADLINE,
         });

@@ -11,6 +11,7 @@ mod fbdiff;
 mod logs;
 mod meta;
 mod pid;
+mod processes;
 mod promise;
 mod props;
 mod scenarios;

@@ -1343,3 +1343,112 @@ fn running_on_port(line: &str) -> Option<u16> {
         .parse()
         .ok()
 }
+
+/// `credcheck processes` in one container with three kinds of process (issue 23): PID 1, the
+/// app (its chain reaches the container endpoint); a worker started with an empty environment
+/// (`--env-clear`, as php-fpm's `clear_env` or cron start one); a process with exported static
+/// temporary keys (`docker exec -e`). Each flag must be on the right process and on no other.
+#[test]
+fn docker_processes_flags_each_process() {
+    let test = "docker_processes_flags_each_process";
+    let Some(mut lab) = Lab::start(test, Sts::Fake) else {
+        return;
+    };
+    lab.start_agent(None);
+    let image = lab.images.wrapped.clone();
+    let app = lab.start_app(&image, &[], &[]);
+    lab.follow(&app)
+        .wait_for("the app's first line", WAIT_LIMIT, |_| true);
+    let mut worker = Stream::spawn(
+        &lab.docker,
+        &["exec", &app, "/app/server", "--env-clear", "worker"],
+    );
+    worker.wait_for("the worker's first line", WAIT_LIMIT, |l| {
+        l.starts_with("app-started")
+    });
+    let keys = [
+        format!("AWS_ACCESS_KEY_ID={}", support::CANARY_AKID_STS),
+        format!("AWS_SECRET_ACCESS_KEY={}", support::CANARY_SECRET),
+        format!("AWS_SESSION_TOKEN={}", support::CANARY_TOKEN),
+    ];
+    let mut exported = Stream::spawn(
+        &lab.docker,
+        &[
+            "exec",
+            "-e",
+            &keys[0],
+            "-e",
+            &keys[1],
+            "-e",
+            &keys[2],
+            &app,
+            "/app/server",
+            "exported",
+        ],
+    );
+    exported.wait_for("the exported-keys process's first line", WAIT_LIMIT, |l| {
+        l.starts_with("app-started")
+    });
+    let out = lab
+        .docker
+        .run(&["exec", &app, "/credcheck", "processes", "--format", "json"]);
+    lab.assert_clean(&out);
+    let report = out.json();
+    crate::schema::assert_schema(&report);
+    let section = &report["processes"];
+    let rows = section["rows"].as_array().expect("rows");
+    let by_args = |word: &str| {
+        rows.iter()
+            .find(|r| r["command"].as_str().is_some_and(|c| c.ends_with(word)))
+            .unwrap_or_else(|| panic!("no process ending in {word}: {report:#}"))
+    };
+    let main = rows
+        .iter()
+        .find(|r| r["pid"] == 1)
+        .unwrap_or_else(|| panic!("PID 1: {report:#}"));
+    let codes = |r: &Value| -> Vec<String> {
+        r["flags"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .map(|w| w["code"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(main["source"], "container-role", "{report:#}");
+    assert_eq!(main["identity"], CANARY_CALLER_ARN, "{report:#}");
+    assert!(codes(main).is_empty(), "PID 1 has no flag: {report:#}");
+    let worker_row = by_args("worker");
+    assert_eq!(worker_row["source"], Value::Null, "{report:#}");
+    assert_eq!(codes(worker_row), ["environment-differs"], "{report:#}");
+    let lacks = worker_row["flags"][0]["message"].as_str().unwrap();
+    assert!(
+        lacks.contains("it lacks") && lacks.contains("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+        "{lacks}"
+    );
+    let exported_row = by_args("exported");
+    assert_eq!(exported_row["source"], "env", "{report:#}");
+    assert_eq!(
+        codes(exported_row),
+        ["environment-differs", "static-temporary-keys"],
+        "{report:#}"
+    );
+    let stale = exported_row["flags"][1]["message"].as_str().unwrap();
+    assert!(
+        stale.contains("the container endpoint serves ASIA…XYZ1 now"),
+        "{stale}"
+    );
+    assert_eq!(section["environments"], 3, "{report:#}");
+    assert_eq!(
+        section["network_fetches"], 1,
+        "the endpoint is fetched once: {report:#}"
+    );
+    assert_eq!(report["exit_code"], 0, "warnings only: {report:#}");
+    let text = lab
+        .docker
+        .run(&["exec", &app, "/credcheck", "processes", "--no-sts"]);
+    lab.assert_clean(&text);
+    support::say!("{test}: credcheck processes (text)\n{}", text.stdout);
+    lab.assert_logs_clean();
+}

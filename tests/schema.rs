@@ -36,7 +36,60 @@ struct Report {
     permissions: Vec<Permission>,
     #[serde(default)]
     log_outputs: Vec<LogOutput>,
+    /// `credcheck processes` only.
+    processes: Option<Processes>,
     elapsed_ms: u64,
+}
+
+/// `credcheck processes`: every process of the namespace.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Processes {
+    namespace: String,
+    main_pid: Option<u32>,
+    read: usize,
+    exited: usize,
+    unreadable: usize,
+    kernel_threads: usize,
+    not_read: usize,
+    sdk_not_read: usize,
+    environments: usize,
+    network_fetches: usize,
+    sts_calls: usize,
+    rows: Vec<ProcessRow>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProcessRow {
+    pid: u32,
+    ppid: Option<u32>,
+    comm: String,
+    command: String,
+    uid: Option<u32>,
+    user: Option<String>,
+    age_secs: Option<u64>,
+    environment: usize,
+    source: Option<String>,
+    location: Option<String>,
+    role_arn: Option<String>,
+    access_key_id: Option<String>,
+    identity: Option<String>,
+    error: Option<String>,
+    sdk: Vec<SdkRow>,
+    flags: Vec<Warning>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SdkRow {
+    sdk: String,
+    version: String,
+    exactness: String,
+    evidence: String,
 }
 
 /// One (action, resource) verdict of the permission probe.
@@ -186,7 +239,7 @@ const TYPES: [&str; 9] = [
 pub fn assert_schema(v: &Value) {
     let report: Report = serde_json::from_value(v.clone())
         .unwrap_or_else(|e| panic!("report does not match the schema: {e}\n{v}"));
-    assert_eq!(report.schema_version, 2);
+    assert_eq!(report.schema_version, 3);
     let order: Vec<&str> = report
         .providers
         .iter()

@@ -11,6 +11,7 @@ pub mod env_vars;
 pub mod imds;
 pub mod json_creds;
 pub mod profile;
+pub mod shared;
 pub mod web_identity;
 
 use crate::env::Env;
@@ -152,7 +153,7 @@ pub enum Inspection {
 }
 
 /// The result of asking a configured source.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Outcome {
     Resolved(Box<Resolved>),
     /// The SDK moves on to the next source.
@@ -244,6 +245,18 @@ fn inspect(provider: Provider, ctx: &Ctx<'_>) -> Inspection {
 }
 
 async fn resolve(provider: Provider, ctx: &Ctx<'_>) -> Outcome {
+    let Some(key) = shared::key(provider, ctx) else {
+        return resolve_now(provider, ctx).await;
+    };
+    if let Some(outcome) = shared::get(&key) {
+        return outcome;
+    }
+    let outcome = resolve_now(provider, ctx).await;
+    shared::put(key, outcome.clone());
+    outcome
+}
+
+async fn resolve_now(provider: Provider, ctx: &Ctx<'_>) -> Outcome {
     match provider {
         Provider::Environment => env_vars::resolve(ctx.env),
         Provider::Profile => profile::resolve(ctx).await,

@@ -3,6 +3,7 @@
 //! hands the result to `output`, the one writer. Reads no env vars.
 
 pub mod json;
+pub mod processes;
 pub mod text;
 
 use crate::cli::Format;

@@ -18,6 +18,9 @@ pub fn lines(r: &Report) -> Vec<String> {
     summary(&mut out, r);
     providers(&mut out, r);
     probe(&mut out, r);
+    if let Some(p) = &r.processes {
+        out.extend(super::processes::lines(p));
+    }
     items(
         &mut out,
         "warnings",

@@ -14,6 +14,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod egress;
+pub mod fixtures;
 pub mod fluentbit;
 pub mod go_cloudwatch;
 pub mod logs;
