@@ -6,6 +6,8 @@
 //! - with `--env-clear` first, execs itself with an empty environment and the other
 //!   arguments (what `env -i` does; a `FROM scratch` image has no `env`), as a worker that
 //!   php-fpm's `clear_env` or cron starts (`credcheck processes`, issue 23);
+//! - with `--exec-env PROGRAM KEY=VALUE…` first, execs PROGRAM with exactly those variables
+//!   (what `env -i KEY=VALUE… PROGRAM` does);
 //! - otherwise waits for SIGTERM, prints `app-got-sigterm` and exits with 42
 //!   ([`EXIT_ON_SIGTERM`]): a code that only this handler produces, so a container that
 //!   exits 42 after `docker stop` proves the signal reached the app itself.
@@ -43,6 +45,16 @@ extern "C" fn on_sigterm(_signum: c_int) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--exec-env") && args.len() > 1 {
+        use std::os::unix::process::CommandExt;
+        let vars = args[2..].iter().filter_map(|kv| kv.split_once('='));
+        let err = std::process::Command::new(&args[1])
+            .env_clear()
+            .envs(vars)
+            .exec();
+        eprintln!("test_app: cannot exec {}: {err}", args[1]);
+        std::process::exit(1);
+    }
     if args.first().map(String::as_str) == Some("--env-clear") {
         use std::os::unix::process::CommandExt;
         let me = std::env::current_exe().unwrap_or_else(|_| "/app/server".into());

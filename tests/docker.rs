@@ -49,6 +49,10 @@ const SUBNET: &str = "169.254.170.0/24";
 const GATEWAY: &str = "169.254.170.1";
 const GATEWAY_OCTETS: [u8; 4] = [169, 254, 170, 1];
 const AGENT_IP: &str = "169.254.170.2";
+/// EKS Pod Identity's agent address, and where EKS mounts its token.
+const POD_IDENTITY_IP: &str = "169.254.170.23";
+const POD_IDENTITY_TOKEN: &str =
+    "/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token";
 /// The role that `docker/Dockerfile.wrapper-example`'s HEALTHCHECK expects.
 const ROLE: &str = "my-task-role";
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/my-task-role";
@@ -693,6 +697,44 @@ impl Lab {
         );
         let dockerfile = self.dockerfile("app-profile", &text);
         self.build("app-profile", &dockerfile, &[], &[])
+    }
+
+    /// The wrapped image plus the Go program built with aws-sdk-go v1.47.10 (before EKS Pod
+    /// Identity: `scripts/fixtures`) at `/app/go-old`, and the Pod Identity token at its path.
+    fn pod_identity_app_image(&self, go_old: &Path) -> String {
+        let ctx = self.context("app-pod-identity");
+        std::fs::write(ctx.join("token"), support::CANARY_AUTH_TOKEN).expect("write token");
+        let text = format!(
+            "FROM {}\nCOPY {} /app/go-old\nCOPY token {POD_IDENTITY_TOKEN}\n",
+            self.images.wrapped,
+            go_old.file_name().unwrap().to_string_lossy()
+        );
+        let dockerfile = self.dockerfile("app-pod-identity", &text);
+        self.build("app-pod-identity", &dockerfile, &[go_old], &[])
+    }
+
+    /// A second `fake_peer` at 169.254.170.23: the EKS Pod Identity agent (it requires the
+    /// canary token).
+    fn start_pod_identity_agent(&mut self) -> String {
+        let name = format!("{}-pod-identity", self.run);
+        let fixed = format!(
+            "run -d --network {} --ip {POD_IDENTITY_IP} --label {}",
+            self.run,
+            self.label()
+        );
+        let mut args = argv(&fixed, &["--name", &name, &self.images.agent]);
+        args.extend(argv(
+            &format!("--bind {POD_IDENTITY_IP}:80 --pod-identity"),
+            &[],
+        ));
+        self.docker.ok(&args);
+        let listening = |l: &str| l.starts_with("listening on ");
+        self.follow(&name).wait_for(
+            "`listening on` from the Pod Identity agent",
+            WAIT_LIMIT,
+            listening,
+        );
+        name
     }
 
     /// The wrapped image with `HEALTHCHECK --interval=1s … --expect-role ROLE`.
@@ -1344,21 +1386,43 @@ fn running_on_port(line: &str) -> Option<u16> {
         .ok()
 }
 
-/// `credcheck processes` in one container with three kinds of process (issue 23): PID 1, the
+/// `credcheck processes` in one container with four kinds of process (issue 23): PID 1, the
 /// app (its chain reaches the container endpoint); a worker started with an empty environment
 /// (`--env-clear`, as php-fpm's `clear_env` or cron start one); a process with exported static
-/// temporary keys (`docker exec -e`). Each flag must be on the right process and on no other.
+/// temporary keys (`docker exec -e`); a Go program built with aws-sdk-go v1.47.10 given EKS
+/// Pod Identity (a second agent at 169.254.170.23, the token file). Each flag must be on the
+/// right process and on no other, within the report's deadline.
 #[test]
 fn docker_processes_flags_each_process() {
     let test = "docker_processes_flags_each_process";
     let Some(mut lab) = Lab::start(test, Sts::Fake) else {
         return;
     };
+    let Some(fx) = support::fixtures::fixtures() else {
+        return;
+    };
     lab.start_agent(None);
-    let image = lab.images.wrapped.clone();
+    lab.start_pod_identity_agent();
+    let image = lab.pod_identity_app_image(&fx.go_v1_old);
     let app = lab.start_app(&image, &[], &[]);
     lab.follow(&app)
         .wait_for("the app's first line", WAIT_LIMIT, |_| true);
+    // Only what EKS gives a pod: the Pod Identity URI and token file (no RELATIVE_URI).
+    let full_uri =
+        format!("AWS_CONTAINER_CREDENTIALS_FULL_URI=http://{POD_IDENTITY_IP}/v1/credentials");
+    let token_file = format!("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={POD_IDENTITY_TOKEN}");
+    let go_args = [
+        "exec",
+        app.as_str(),
+        "/app/server",
+        "--exec-env",
+        "/app/go-old",
+        &full_uri,
+        &token_file,
+        "AWS_EC2_METADATA_DISABLED=true",
+    ];
+    let mut go_old = Stream::spawn(&lab.docker, &go_args);
+    go_old.wait_for("the Go program's first line", WAIT_LIMIT, |l| l == "ready");
     let mut worker = Stream::spawn(
         &lab.docker,
         &["exec", &app, "/app/server", "--env-clear", "worker"],
@@ -1393,6 +1457,11 @@ fn docker_processes_flags_each_process() {
         .docker
         .run(&["exec", &app, "/credcheck", "processes", "--format", "json"]);
     lab.assert_clean(&out);
+    assert!(
+        out.elapsed <= Duration::from_secs(10) + support::OVER_DEADLINE,
+        "within the report deadline: {:?}",
+        out.elapsed
+    );
     let report = out.json();
     crate::schema::assert_schema(&report);
     let section = &report["processes"];
@@ -1439,12 +1508,43 @@ fn docker_processes_flags_each_process() {
         stale.contains("the container endpoint serves ASIA…XYZ1 now"),
         "{stale}"
     );
-    assert_eq!(section["environments"], 3, "{report:#}");
+    let go_row = by_args("/app/go-old");
+    assert_eq!(go_row["source"], "container-role", "{report:#}");
     assert_eq!(
-        section["network_fetches"], 1,
-        "the endpoint is fetched once: {report:#}"
+        codes(go_row),
+        [
+            "environment-differs",
+            "sdk-rejects-endpoint",
+            "sdk-rejects-endpoint"
+        ],
+        "the Pod Identity host and the token file: {report:#}"
     );
-    assert_eq!(report["exit_code"], 0, "warnings only: {report:#}");
+    assert_eq!(go_row["sdk"][0]["version"], "1.47.10", "{report:#}");
+    assert_eq!(go_row["sdk"][0]["exactness"], "exact", "{report:#}");
+    for row in [main, worker_row, exported_row] {
+        assert!(
+            !codes(row).contains(&"sdk-rejects-endpoint".to_string()),
+            "{report:#}"
+        );
+    }
+    assert_eq!(section["environments"], 4, "{report:#}");
+    assert_eq!(
+        section["network_fetches"], 2,
+        "the ECS endpoint and the Pod Identity agent, once each: {report:#}"
+    );
+    // The fake Pod Identity agent serves the ECS agent's canary credentials: two sets.
+    assert_eq!(
+        section["sts_calls"], 2,
+        "one per distinct set of credentials: {report:#}"
+    );
+    assert_eq!(
+        report["exit_code"], 1,
+        "sdk-rejects-endpoint is a problem: {report:#}"
+    );
+    assert_eq!(
+        report["errors"][0]["code"], "processes-flagged",
+        "{report:#}"
+    );
     let text = lab
         .docker
         .run(&["exec", &app, "/credcheck", "processes", "--no-sts"]);

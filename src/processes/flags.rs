@@ -13,7 +13,7 @@
 use super::detect::Found;
 use super::list::Proc;
 use super::minimums::{self, Feature};
-use crate::chain::SourceType;
+use crate::chain::{SourceType, Status};
 use crate::env::Env;
 use crate::error::Error;
 use crate::process::{Difference, Subject};
@@ -173,11 +173,19 @@ fn expiry(f: &Facts<'_>, age: Option<Duration>, expired: bool) -> String {
     }
 }
 
-/// The features its environment makes its SDK use, from the source the walk chose.
+/// The features its environment makes its SDK use, at the source the walk chose or stopped at.
 fn features(f: &Facts<'_>) -> Vec<(Feature, String)> {
     let env = &f.proc.env;
     let mut out = Vec::new();
-    match f.report.source {
+    // The source the chain chose, or the one it stopped at: an SDK that rejects the endpoint
+    // fails there, whatever credcheck's current SDK made of it.
+    let chosen = f
+        .report
+        .providers
+        .iter()
+        .find(|p| matches!(p.status, Status::Selected | Status::Error))
+        .map(|p| p.source_type);
+    match chosen {
         Some(SourceType::ContainerRole) => {
             let relative = env
                 .non_blank("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
