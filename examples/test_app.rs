@@ -6,8 +6,10 @@
 //! - with `--env-clear` first, execs itself with an empty environment and the other
 //!   arguments (what `env -i` does; a `FROM scratch` image has no `env`), as a worker that
 //!   php-fpm's `clear_env` or cron starts (`credcheck processes`, issue 23);
-//! - with `--exec-env PROGRAM KEY=VALUE…` first, execs PROGRAM with exactly those variables
-//!   (what `env -i KEY=VALUE… PROGRAM` does);
+//! - with `--exec-env PROGRAM [--argv0 NAME] [--cwd DIR] [--stdin FILE] [--arg WORD]… KEY=VALUE…`
+//!   first, execs PROGRAM with exactly those variables (what `env -i KEY=VALUE… PROGRAM`
+//!   does), `argv[0]` NAME, in DIR, with FILE open as its stdin and WORDs as its arguments:
+//!   the hostile processes of `credcheck processes`'s sweep (issue 23);
 //! - otherwise waits for SIGTERM, prints `app-got-sigterm` and exits with 42
 //!   ([`EXIT_ON_SIGTERM`]): a code that only this handler produces, so a container that
 //!   exits 42 after `docker stop` proves the signal reached the app itself.
@@ -44,17 +46,14 @@ extern "C" fn on_sigterm(_signum: c_int) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--exec-env") && args.len() > 1 {
-        use std::os::unix::process::CommandExt;
-        let vars = args[2..].iter().filter_map(|kv| kv.split_once('='));
-        let err = std::process::Command::new(&args[1])
-            .env_clear()
-            .envs(vars)
-            .exec();
-        eprintln!("test_app: cannot exec {}: {err}", args[1]);
-        std::process::exit(1);
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if raw.first().is_some_and(|a| a == "--exec-env") && raw.len() > 1 {
+        exec_env(&raw[1], &raw[2..]);
     }
+    let args: Vec<String> = raw
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if args.first().map(String::as_str) == Some("--env-clear") {
         use std::os::unix::process::CommandExt;
         let me = std::env::current_exe().unwrap_or_else(|_| "/app/server".into());
@@ -83,6 +82,50 @@ fn main() {
     loop {
         std::thread::park();
     }
+}
+
+/// `--exec-env`: never returns. Values are taken as raw bytes (a hostile one may be invalid UTF-8).
+fn exec_env(program: &std::ffi::OsStr, rest: &[std::ffi::OsString]) -> ! {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(program);
+    cmd.env_clear();
+    let mut words = rest.iter();
+    while let Some(word) = words.next() {
+        let flag = word.as_bytes();
+        if matches!(flag, b"--argv0" | b"--cwd" | b"--stdin" | b"--arg") {
+            let value = words.next().cloned().unwrap_or_default();
+            match flag {
+                b"--argv0" => {
+                    cmd.arg0(value);
+                }
+                b"--cwd" => {
+                    cmd.current_dir(value);
+                }
+                b"--stdin" => match std::fs::File::open(&value) {
+                    Ok(f) => {
+                        cmd.stdin(f);
+                    }
+                    Err(e) => {
+                        eprintln!("test_app: --stdin: {e}");
+                        std::process::exit(1)
+                    }
+                },
+                _ => {
+                    cmd.arg(value);
+                }
+            }
+            continue;
+        }
+        if let Some(eq) = flag.iter().position(|b| *b == b'=') {
+            let key = std::ffi::OsStr::from_bytes(&flag[..eq]);
+            let value = std::ffi::OsStr::from_bytes(&flag[eq + 1..]);
+            cmd.env(key, value);
+        }
+    }
+    let err = cmd.exec();
+    eprintln!("test_app: cannot exec {}: {err}", program.to_string_lossy());
+    std::process::exit(1)
 }
 
 /// The value of `--exit CODE`, if given.

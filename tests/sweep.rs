@@ -1555,3 +1555,282 @@ fn state_dir_states_by_format_and_log_level() {
         LOG_LEVELS.len()
     );
 }
+
+/// One hostile process for the processes sweep: `test_app --exec-env PROGRAM …` (see
+/// `examples/test_app.rs`), run in a PID namespace of its own beside credcheck.
+struct ProcSetup {
+    dir: tempfile::TempDir,
+    program: PathBuf,
+    argv0: Option<Vec<u8>>,
+    cwd: Option<PathBuf>,
+    stdin: Option<PathBuf>,
+    args: Vec<Vec<u8>>,
+    env: Vec<Vec<u8>>,
+}
+
+impl ProcSetup {
+    fn new() -> ProcSetup {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().to_string_lossy().into_owned();
+        ProcSetup {
+            program: support::example_bin("test_app"),
+            argv0: None,
+            cwd: None,
+            stdin: None,
+            args: Vec::new(),
+            env: vec![
+                b"PATH=/usr/bin:/bin".to_vec(),
+                format!("HOME={home}").into_bytes(),
+                b"AWS_EC2_METADATA_DISABLED=true".to_vec(),
+                format!("AWS_ACCESS_KEY_ID={}", support::CANARY_AKID_ENV).into_bytes(),
+                format!("AWS_SECRET_ACCESS_KEY={}", support::CANARY_SECRET).into_bytes(),
+            ],
+            dir,
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn set_env(&mut self, key: &str, value: &[u8]) {
+        let prefix = format!("{key}=");
+        self.env.retain(|e| !e.starts_with(prefix.as_bytes()));
+        self.env.push([prefix.as_bytes(), value].concat());
+    }
+
+    fn drop_keys(&mut self) {
+        self.env.retain(|e| {
+            !e.starts_with(b"AWS_ACCESS_KEY_ID=") && !e.starts_with(b"AWS_SECRET_ACCESS_KEY=")
+        });
+    }
+
+    /// `test_app --exec-env …`'s words.
+    fn words(&self) -> Vec<std::ffi::OsString> {
+        use std::os::unix::ffi::OsStringExt;
+        let os = |b: &[u8]| std::ffi::OsString::from_vec(b.to_vec());
+        let mut w = vec![
+            support::example_bin("test_app").into_os_string(),
+            "--exec-env".into(),
+            self.program.clone().into_os_string(),
+        ];
+        if let Some(a) = &self.argv0 {
+            w.extend(["--argv0".into(), os(a)]);
+        }
+        if let Some(c) = &self.cwd {
+            w.extend(["--cwd".into(), c.clone().into_os_string()]);
+        }
+        if let Some(f) = &self.stdin {
+            w.extend(["--stdin".into(), f.clone().into_os_string()]);
+        }
+        for a in &self.args {
+            w.extend(["--arg".into(), os(a)]);
+        }
+        w.extend(self.env.iter().map(|e| os(e)));
+        w
+    }
+}
+
+/// A file name from an injection: no `/` or NUL, at most 200 bytes.
+fn file_name(v: &[u8]) -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    let bytes: Vec<u8> = v
+        .iter()
+        .take(200)
+        .map(|b| if *b == b'/' || *b == 0 { b'_' } else { *b })
+        .collect();
+    std::ffi::OsString::from_vec(bytes)
+}
+
+/// `head` + [`file_name`] of `v` + `tail`.
+fn named(head: &str, v: &[u8], tail: &str) -> std::ffi::OsString {
+    let mut name = std::ffi::OsString::from(head);
+    name.push(file_name(v));
+    name.push(tail);
+    name
+}
+
+fn symlink_loop(path: &Path) {
+    std::os::unix::fs::symlink(path, path).expect("symlink loop");
+}
+
+type ProcApply = fn(&mut ProcSetup, &[u8]);
+
+/// The processes sweep's channels (issue 23): what another process hands `credcheck processes`.
+fn process_channels() -> Vec<(&'static str, ProcApply)> {
+    vec![
+        ("process comm (executable name)", |s, v| {
+            let link = s.dir.path().join(file_name(v));
+            std::os::unix::fs::symlink(support::example_bin("test_app"), &link).expect("link");
+            s.program = link;
+        }),
+        ("process argv0", |s, v| s.argv0 = Some(v.to_vec())),
+        ("process argument", |s, v| s.args.push(v.to_vec())),
+        ("process environ AWS_REGION", |s, v| {
+            s.set_env("AWS_REGION", v)
+        }),
+        (
+            "process environ AWS_ACCESS_KEY_ID (temporary keys)",
+            |s, v| {
+                s.set_env("AWS_ACCESS_KEY_ID", &[b"ASIA", v].concat());
+                s.set_env("AWS_SESSION_TOKEN", support::CANARY_TOKEN.as_bytes());
+            },
+        ),
+        ("process environ FULL_URI", |s, v| {
+            s.drop_keys();
+            s.set_env(
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                &[b"http://127.0.0.1:9/", v].concat(),
+            );
+        }),
+        ("process environ PYTHONPATH (python)", |s, v| {
+            s.argv0 = Some(b"python3".to_vec());
+            s.set_env("PYTHONPATH", v);
+        }),
+        ("process jar name (java)", |s, v| {
+            let jar = s.path("lib").join(named("sdk-core-", v, ".jar"));
+            std::fs::create_dir_all(jar.parent().unwrap()).unwrap();
+            std::fs::write(&jar, b"PK").unwrap();
+            s.argv0 = Some(b"java".to_vec());
+            s.stdin = Some(jar);
+        }),
+        ("process dist-info name (python)", |s, v| {
+            let site = s.path("site");
+            let name = named("botocore-", v, ".dist-info");
+            std::fs::create_dir_all(site.join(name)).unwrap();
+            s.argv0 = Some(b"python3".to_vec());
+            s.set_env("PYTHONPATH", site.as_os_str().as_encoded_bytes());
+        }),
+        ("process package.json version (node)", |s, v| {
+            let pkg = s.path("app/node_modules/aws-sdk");
+            std::fs::create_dir_all(&pkg).unwrap();
+            std::fs::write(
+                pkg.join("package.json"),
+                [b"{\"version\":\"".as_slice(), v, b"\"}"].concat(),
+            )
+            .unwrap();
+            s.argv0 = Some(b"node".to_vec());
+            s.cwd = Some(s.path("app"));
+            s.args.push(v.to_vec());
+        }),
+        (
+            "process symlink loops under its root (python, node, HOME)",
+            |s, v| {
+                let lp = s.path("loop");
+                symlink_loop(&lp);
+                std::fs::create_dir_all(s.path("app")).unwrap();
+                symlink_loop(&s.path("app/node_modules"));
+                s.argv0 = Some(b"python3".to_vec());
+                s.set_env(
+                    "PYTHONPATH",
+                    &[lp.as_os_str().as_encoded_bytes(), b":", v].concat(),
+                );
+                s.set_env("HOME", lp.as_os_str().as_encoded_bytes());
+                s.cwd = Some(s.path("app"));
+            },
+        ),
+        ("process symlink loop as node's cwd modules", |s, v| {
+            std::fs::create_dir_all(s.path("app")).unwrap();
+            symlink_loop(&s.path("app/node_modules"));
+            s.argv0 = Some(b"node".to_vec());
+            s.cwd = Some(s.path("app"));
+            s.args.push(v.to_vec());
+        }),
+    ]
+}
+
+/// Starts the hostile process in a PID namespace of its own, waits for its first line (after
+/// its exec), then execs credcheck there: `processes --no-sts`.
+const PROCESS_RUN: &str = r#"cred="$1"; fmt="$2"; shift 2
+exec 5< <("$@")
+read -r line <&5 || exit 70
+exec "$cred" processes --no-sts --format "$fmt" --deadline 1500ms"#;
+
+fn run_process_setup(s: &ProcSetup, format: &str, level: &str) -> Output {
+    let mut cmd = TestCmd::new("/usr/bin/unshare");
+    cmd.args([
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "--kill-child",
+        "/bin/bash",
+        "-c",
+        PROCESS_RUN,
+        "bash",
+    ])
+    .arg(support::credcheck_bin())
+    .arg(format)
+    .args(s.words())
+    .env("AWS_SESSION_TOKEN", CANARY)
+    .env("RUST_LOG", level)
+    .timeout(Duration::from_secs(30));
+    cmd.allow_secrets();
+    cmd.run()
+}
+
+#[test]
+fn processes_sweep_hostile_processes_by_injections() {
+    let test = "sweep::processes_sweep_hostile_processes_by_injections";
+    if support::netns::preflight().is_err() {
+        assert!(
+            !support::in_ci(),
+            "{test} needs root (PID namespaces) in CI"
+        );
+        support::skip(test, "needs root (PID namespaces)");
+        return;
+    }
+    let trap = match egress::enter(test) {
+        egress::Trap::RanInside => return,
+        egress::Trap::Inside(inside) => Some(inside),
+        egress::Trap::Unavailable => None,
+    };
+    let channels = process_channels();
+    let mut jobs = Vec::new();
+    for (ci, (name, _)) in channels.iter().enumerate() {
+        for injection in INJECTIONS {
+            for format in FORMATS {
+                for level in LOG_LEVELS {
+                    jobs.push((ci, *name, injection, format, level));
+                }
+            }
+        }
+    }
+    let total = jobs.len();
+    let worst = Worst(Mutex::new((Duration::ZERO, String::new())));
+    let rows = AtomicUsize::new(0);
+    parallel(jobs, |(ci, name, injection, format, level)| {
+        let mut setup = ProcSetup::new();
+        (channels[ci].1)(&mut setup, &injection.bytes(true));
+        let what = format!("[{name} × {injection:?} × {format} × RUST_LOG={level}]");
+        let out = run_process_setup(&setup, format, level);
+        assert!(
+            out.code != 70,
+            "{what}: the hostile process did not start\n{}",
+            brief(&out)
+        );
+        assert_promise(&what, &out, format, false);
+        if let Some(trap) = &trap {
+            trap.assert_none(&what, EXPLICIT_HOSTS);
+        }
+        if format == "json" {
+            let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+            let n = report["processes"]["rows"].as_array().map_or(0, Vec::len);
+            assert!(
+                n >= 1,
+                "{what}: the hostile process is not listed\n{}",
+                brief(&out)
+            );
+            rows.fetch_add(n, Ordering::Relaxed);
+        }
+        worst.note(&what, &out);
+    });
+    let (slowest, which) = worst.0.into_inner().unwrap();
+    say!(
+        "processes sweep: {} channels × {} injections × {} formats × {} log levels = {total} runs, {} process rows in JSON; slowest {slowest:?} {which} (deadline {DEADLINE:?})",
+        channels.len(),
+        INJECTIONS.len(),
+        FORMATS.len(),
+        LOG_LEVELS.len(),
+        rows.load(Ordering::Relaxed)
+    );
+}
