@@ -15,9 +15,6 @@
 use super::minimums::Sdk;
 use crate::env::Env;
 use crate::file::{self, FileError};
-use object::read::elf::{FileHeader, SectionHeader};
-use object::read::{ReadCache, ReadRef};
-use object::{elf, Endianness, FileKind};
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -98,11 +95,26 @@ type RootedPath = (Id, PathBuf);
 /// one read; folders and packages under one root (its st_dev, st_ino) are looked at once too.
 #[derive(Default)]
 pub struct Detector {
-    binaries: HashMap<Id, Vec<Found>>,
-    listings: HashMap<(u8, RootedPath), Vec<String>>,
-    exists: HashMap<RootedPath, bool>,
-    packages: HashMap<RootedPath, Option<String>>,
+    /// Executables' rows (keyed by the executable's identity and an empty path), folder
+    /// listings, existence checks and `package.json` versions (keyed by the root's identity
+    /// and the path): one map, so one copy of its code in the binary, keyed by what was asked
+    /// (`ASKED_*`, `Keep`).
+    paths: HashMap<(u8, RootedPath), Cached>,
 }
+
+/// What a cached path answered.
+#[derive(Clone)]
+enum Cached {
+    Rows(Vec<Found>),
+    Names(Vec<String>),
+    There(bool),
+    Version(Option<String>),
+}
+
+/// The kinds of question a path is asked, besides [`Keep`]'s listings (0 and 1).
+const ASKED_EXISTS: u8 = 2;
+const ASKED_VERSION: u8 = 3;
+const ASKED_BINARY: u8 = 4;
 
 /// What a cached listing keeps of a folder's names.
 #[derive(Clone, Copy)]
@@ -165,13 +177,12 @@ impl Detector {
         let Some((exe, id)) = open_exe(proc_dir.join("exe")) else {
             return Vec::new();
         };
-        if let Some(rows) = self.binaries.get(&id) {
+        let key = Some((ASKED_BINARY, (id, PathBuf::new())));
+        if let Some(Cached::Rows(rows)) = key.as_ref().and_then(|k| self.paths.get(k)) {
             return rows.clone();
         }
         let rows = file::run_bounded(move || Ok(elf_rows(exe))).unwrap_or_default();
-        if self.binaries.len() < MAX_CACHED {
-            self.binaries.insert(id, rows.clone());
-        }
+        self.remember(key, Cached::Rows(rows.clone()));
         rows
     }
 }
@@ -305,10 +316,9 @@ struct Sections {
 }
 
 /// The rows the executable's ELF sections give; only the headers, the section names and
-/// those two sections are read (through a cache), never the whole binary.
+/// those two sections are read, never the whole binary.
 fn elf_rows(exe: File) -> Vec<Found> {
-    let cache = ReadCache::new(exe);
-    let Some(sections) = elf_sections(&cache) else {
+    let Some(sections) = elf_sections(&exe) else {
         return Vec::new();
     };
     let mut rows = sections
@@ -324,32 +334,82 @@ fn elf_rows(exe: File) -> Vec<Found> {
     rows
 }
 
-fn elf_sections<'d, R: ReadRef<'d>>(data: R) -> Option<Sections> {
-    match FileKind::parse(data).ok()? {
-        FileKind::Elf32 => sections_of::<elf::FileHeader32<Endianness>, R>(data),
-        FileKind::Elf64 => sections_of::<elf::FileHeader64<Endianness>, R>(data),
-        _ => None,
-    }
-}
+/// At most this many section headers are read (64 bytes each).
+const MAX_SECTIONS: u64 = 4096;
+/// `SHT_NOBITS`: a section with no bytes in the file (`.bss`).
+const SHT_NOBITS: u32 = 8;
 
-fn sections_of<'d, Elf, R>(data: R) -> Option<Sections>
-where
-    Elf: FileHeader<Endian = Endianness>,
-    R: ReadRef<'d>,
-{
-    let header = Elf::parse(data).ok()?;
-    let endian = header.endian().ok()?;
-    let table = header.sections(endian, data).ok()?;
+/// The two sections, by name, of a 64-bit ELF (the ELF-64 Object File Format, version 1.5:
+/// the file header's `e_shoff`, `e_shentsize`, `e_shnum` and `e_shstrndx`; each section
+/// header's `sh_name`, `sh_type`, `sh_offset`, `sh_size`; names in the `e_shstrndx` string
+/// table). Only 64-bit: the platforms credcheck runs on (x86_64, aarch64) run no 32-bit
+/// container images. Written here rather than with the `object` crate, whose generic reader
+/// cost ~17 KB of the 6,300,000-byte budget (issue 22): every offset and size is checked, and
+/// every read is positioned and capped.
+fn elf_sections(exe: &File) -> Option<Sections> {
+    let head = read_at(exe, 0, 64)?;
+    if head.get(..4)? != b"\x7fELF" || head[4] != 2 {
+        return None;
+    }
+    let le = match head[5] {
+        1 => true,
+        2 => false,
+        _ => return None,
+    };
+    let u16_at = |b: &[u8], at: usize| -> Option<u64> {
+        let x: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
+        Some(u64::from(if le {
+            u16::from_le_bytes(x)
+        } else {
+            u16::from_be_bytes(x)
+        }))
+    };
+    let u32_at = |b: &[u8], at: usize| -> Option<u64> {
+        let x: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+        Some(u64::from(if le {
+            u32::from_le_bytes(x)
+        } else {
+            u32::from_be_bytes(x)
+        }))
+    };
+    let u64_at = |b: &[u8], at: usize| -> Option<u64> {
+        let x: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
+        Some(if le {
+            u64::from_le_bytes(x)
+        } else {
+            u64::from_be_bytes(x)
+        })
+    };
+    let (shoff, entsize) = (u64_at(&head, 0x28)?, u16_at(&head, 0x3a)?);
+    let (count, names_at) = (u16_at(&head, 0x3c)?.min(MAX_SECTIONS), u16_at(&head, 0x3e)?);
+    if entsize < 64 || names_at >= count {
+        return None;
+    }
+    let table = read_at(exe, shoff, entsize.checked_mul(count)?)?;
+    let header = |i: u64| table.get((i * entsize) as usize..(i * entsize + 64) as usize);
+    // (name offset, type, file offset, size) of section `i`.
+    let fields = |i: u64| -> Option<(u64, u64, u64, u64)> {
+        let h = header(i)?;
+        Some((u32_at(h, 0)?, u32_at(h, 4)?, u64_at(h, 24)?, u64_at(h, 32)?))
+    };
+    let (_, _, names_off, names_size) = fields(names_at)?;
+    let names = read_at(exe, names_off, names_size.min(SECTION_CAP))?;
     let mut out = Sections::default();
-    for section in table.iter() {
-        match table.section_name(endian, section) {
-            Ok(b".go.buildinfo") if out.go_buildinfo.is_none() => {
+    for i in 0..count {
+        let Some((name, kind, offset, size)) = fields(i) else {
+            continue;
+        };
+        let name = names.get(name as usize..).unwrap_or_default();
+        let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
+        let bytes = || (kind != u64::from(SHT_NOBITS)).then_some((offset, size));
+        match name {
+            b".go.buildinfo" if out.go_buildinfo.is_none() => {
                 // The header is at the start: a longer section is cut, not refused.
-                out.go_buildinfo = section_bytes(section.file_range(endian), data, true);
+                out.go_buildinfo = section_bytes(exe, bytes(), true);
             }
-            Ok(b".dep-v0") if out.dep_v0.is_none() => {
+            b".dep-v0" if out.dep_v0.is_none() => {
                 // Compressed: a cut blob does not inflate, so a larger one is refused.
-                out.dep_v0 = section_bytes(section.file_range(endian), data, false);
+                out.dep_v0 = section_bytes(exe, bytes(), false);
             }
             _ => {}
         }
@@ -357,20 +417,25 @@ where
     Some(out)
 }
 
+/// `len` bytes at `offset` (`None` when the file is shorter or `len` is over the cap).
+fn read_at(file: &File, offset: u64, len: u64) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    if len > SECTION_CAP.max(MAX_SECTIONS * 64) {
+        return None;
+    }
+    let mut buf = vec![0; len as usize];
+    file.read_exact_at(&mut buf, offset).ok()?;
+    Some(buf)
+}
+
 /// A section's bytes (`None` for one with no bytes in the file, `SHT_NOBITS`): the first
 /// [`SECTION_CAP`] when `cut`, else nothing when it is larger.
-fn section_bytes<'d, R: ReadRef<'d>>(
-    range: Option<(u64, u64)>,
-    data: R,
-    cut: bool,
-) -> Option<Vec<u8>> {
+fn section_bytes(file: &File, range: Option<(u64, u64)>, cut: bool) -> Option<Vec<u8>> {
     let (offset, size) = range?;
     if size > SECTION_CAP && !cut {
         return None;
     }
-    data.read_bytes_at(offset, size.min(SECTION_CAP))
-        .ok()
-        .map(<[u8]>::to_vec)
+    read_at(file, offset, size.min(SECTION_CAP))
 }
 
 /// Go build info's magic (`src/debug/buildinfo/buildinfo.go`, `buildInfoMagic`).
@@ -751,7 +816,7 @@ impl Detector {
     /// Names in a folder of the process's view that `keep` wants, listed once per root.
     fn listing(&mut self, ctx: &Ctx, dir: &Path, keep: Keep) -> Vec<String> {
         let key = ctx.root.map(|root| (keep as u8, (root, dir.to_path_buf())));
-        if let Some(names) = key.as_ref().and_then(|k| self.listings.get(k)) {
+        if let Some(Cached::Names(names)) = key.as_ref().and_then(|k| self.paths.get(k)) {
             return names.clone();
         }
         let max = match keep {
@@ -770,25 +835,29 @@ impl Detector {
             })
             .map(|name| cap(&name))
             .collect();
-        if let Some(key) = key.filter(|_| self.listings.len() < MAX_CACHED) {
-            self.listings.insert(key, names.clone());
-        }
+        self.remember(key, Cached::Names(names.clone()));
         names
     }
 
     /// Whether a path of the process's view exists (checked once per root).
     fn exists(&mut self, ctx: &Ctx, path: &Path) -> bool {
-        let key = ctx.root.map(|root| (root, path.to_path_buf()));
-        if let Some(&known) = key.as_ref().and_then(|k| self.exists.get(k)) {
-            return known;
+        let key = ctx
+            .root
+            .map(|root| (ASKED_EXISTS, (root, path.to_path_buf())));
+        if let Some(Cached::There(known)) = key.as_ref().and_then(|k| self.paths.get(k)) {
+            return *known;
         }
         let host = ctx.view.env.host_path(path);
         let there =
             file::run_bounded(move || std::fs::metadata(&host).map_err(FileError::Io)).is_ok();
-        if let Some(key) = key.filter(|_| self.exists.len() < MAX_CACHED) {
-            self.exists.insert(key, there);
-        }
+        self.remember(key, Cached::There(there));
         there
+    }
+
+    fn remember(&mut self, key: Option<(u8, RootedPath)>, answer: Cached) {
+        if let Some(key) = key.filter(|_| self.paths.len() < MAX_CACHED) {
+            self.paths.insert(key, answer);
+        }
     }
 }
 
@@ -848,8 +917,10 @@ impl Detector {
 
     /// A `package.json`'s `"version"`, read once per root.
     fn package_version(&mut self, ctx: &Ctx, json: &Path) -> Option<String> {
-        let key = ctx.root.map(|root| (root, json.to_path_buf()));
-        if let Some(known) = key.as_ref().and_then(|k| self.packages.get(k)) {
+        let key = ctx
+            .root
+            .map(|root| (ASKED_VERSION, (root, json.to_path_buf())));
+        if let Some(Cached::Version(known)) = key.as_ref().and_then(|k| self.paths.get(k)) {
             return known.clone();
         }
         let version = ctx
@@ -860,9 +931,7 @@ impl Detector {
             .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
             .and_then(|value| value.get("version")?.as_str().map(cap))
             .filter(|version| plausible_version(version));
-        if let Some(key) = key.filter(|_| self.packages.len() < MAX_CACHED) {
-            self.packages.insert(key, version.clone());
-        }
+        self.remember(key, Cached::Version(version.clone()));
         version
     }
 }
@@ -1470,7 +1539,7 @@ mod tests {
     #[test]
     fn this_test_binary_is_an_elf_without_sdk_sections() {
         let exe = File::open("/proc/self/exe").unwrap();
-        let sections = elf_sections(&ReadCache::new(exe)).expect("an ELF");
+        let sections = elf_sections(&exe).expect("an ELF");
         assert!(sections.go_buildinfo.is_none());
         assert!(sections.dep_v0.is_none());
         let env = Env::from_pairs([("PATH", "/usr/bin")], std::time::SystemTime::now());

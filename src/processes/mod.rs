@@ -370,25 +370,35 @@ fn row(
 }
 
 /// User names from each mount namespace's `/etc/passwd` (read once per namespace, capped).
+/// A list, not a map: a container has a handful of namespaces and users.
 #[derive(Default)]
 struct Users {
-    by_ns: HashMap<String, HashMap<u32, String>>,
+    by_ns: Vec<(String, Vec<(u32, String)>)>,
 }
 
 impl Users {
     const CAP: u64 = 1024 * 1024;
 
     fn name(&mut self, p: &list::Proc, uid: u32) -> Option<String> {
-        let names = self.by_ns.entry(p.mount_ns.clone()).or_insert_with(|| {
-            let path = p.env.host_path(std::path::Path::new("/etc/passwd"));
-            let text = crate::file::read(&path, Self::CAP).unwrap_or_default();
-            parse_passwd(&String::from_utf8_lossy(&text))
-        });
-        names.get(&uid).cloned()
+        let at = match self.by_ns.iter().position(|(ns, _)| *ns == p.mount_ns) {
+            Some(at) => at,
+            None => {
+                let path = p.env.host_path(std::path::Path::new("/etc/passwd"));
+                let text = crate::file::read(&path, Self::CAP).unwrap_or_default();
+                let names = parse_passwd(&String::from_utf8_lossy(&text));
+                self.by_ns.push((p.mount_ns.clone(), names));
+                self.by_ns.len() - 1
+            }
+        };
+        let names = &self.by_ns[at].1;
+        names
+            .iter()
+            .find(|(u, _)| *u == uid)
+            .map(|(_, n)| n.clone())
     }
 }
 
-fn parse_passwd(text: &str) -> HashMap<u32, String> {
+fn parse_passwd(text: &str) -> Vec<(u32, String)> {
     text.lines()
         .filter_map(|l| {
             let mut f = l.split(':');
@@ -406,8 +416,9 @@ mod tests {
     #[test]
     fn passwd_names_by_uid() {
         let names = parse_passwd("root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\nbad line\n");
-        assert_eq!(names.get(&0).map(String::as_str), Some("root"));
-        assert_eq!(names.get(&33).map(String::as_str), Some("www-data"));
-        assert_eq!(names.len(), 2);
+        assert_eq!(
+            names,
+            [(0, "root".to_string()), (33, "www-data".to_string())]
+        );
     }
 }
