@@ -918,24 +918,41 @@ impl Worst {
     }
 }
 
-#[test]
-fn hostile_sweep_channels_by_injections() {
-    let trap = match egress::enter("sweep::hostile_sweep_channels_by_injections") {
-        egress::Trap::RanInside => return,
-        egress::Trap::Inside(inside) => Some(inside),
-        egress::Trap::Unavailable => None,
-    };
-    let channels = channels();
+/// Every (channel, injection, format, log level) of a generated sweep: the channel's index
+/// and name, and the rest.
+fn grid<'a>(
+    names: impl Iterator<Item = &'a str>,
+) -> Vec<(usize, &'a str, Injection, &'static str, &'static str)> {
     let mut jobs = Vec::new();
-    for (ci, (name, _)) in channels.iter().enumerate() {
+    for (ci, name) in names.enumerate() {
         for injection in INJECTIONS {
             for format in FORMATS {
                 for level in LOG_LEVELS {
-                    jobs.push((ci, *name, injection, format, level));
+                    jobs.push((ci, name, injection, format, level));
                 }
             }
         }
     }
+    jobs
+}
+
+/// The egress trap for sweep `test`: `None` when the re-run inside it has passed (nothing
+/// left to do here), `Some(None)` when there is no trap here, `Some(Some(trap))` inside it.
+fn trapped(test: &str) -> Option<Option<egress::Inside>> {
+    match egress::enter(test) {
+        egress::Trap::RanInside => None,
+        egress::Trap::Inside(inside) => Some(Some(inside)),
+        egress::Trap::Unavailable => Some(None),
+    }
+}
+
+#[test]
+fn hostile_sweep_channels_by_injections() {
+    let Some(trap) = trapped("sweep::hostile_sweep_channels_by_injections") else {
+        return;
+    };
+    let channels = channels();
+    let jobs = grid(channels.iter().map(|(name, _)| *name));
     let total = jobs.len();
     let runs = AtomicUsize::new(0);
     let worst = Worst(Mutex::new((Duration::ZERO, String::new())));
@@ -1058,10 +1075,8 @@ fn make_special(dir: &Path, kind: Special) -> (PathBuf, &'static str) {
 
 #[test]
 fn file_sweep_every_file_variable_by_special_file() {
-    let trap = match egress::enter("sweep::file_sweep_every_file_variable_by_special_file") {
-        egress::Trap::RanInside => return,
-        egress::Trap::Inside(inside) => Some(inside),
-        egress::Trap::Unavailable => None,
+    let Some(trap) = trapped("sweep::file_sweep_every_file_variable_by_special_file") else {
+        return;
     };
     let mut runs = 0;
     let mut worst = Duration::ZERO;
@@ -1779,22 +1794,11 @@ fn processes_sweep_hostile_processes_by_injections() {
         support::skip(test, "needs root (PID namespaces)");
         return;
     }
-    let trap = match egress::enter(test) {
-        egress::Trap::RanInside => return,
-        egress::Trap::Inside(inside) => Some(inside),
-        egress::Trap::Unavailable => None,
+    let Some(trap) = trapped(test) else {
+        return;
     };
     let channels = process_channels();
-    let mut jobs = Vec::new();
-    for (ci, (name, _)) in channels.iter().enumerate() {
-        for injection in INJECTIONS {
-            for format in FORMATS {
-                for level in LOG_LEVELS {
-                    jobs.push((ci, *name, injection, format, level));
-                }
-            }
-        }
-    }
+    let jobs = grid(channels.iter().map(|(name, _)| *name));
     let total = jobs.len();
     let worst = Worst(Mutex::new((Duration::ZERO, String::new())));
     let rows = AtomicUsize::new(0);
