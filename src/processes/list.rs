@@ -13,7 +13,7 @@
 use crate::env::Env;
 use crate::file::{self, FileError};
 use crate::process::is_chain_variable;
-use crate::secret::printable;
+use crate::secret::{printable, sanitize_foreign};
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -36,7 +36,8 @@ pub struct Proc {
     pub ppid: Option<u32>,
     /// `/proc/PID/comm`, printable.
     pub comm: String,
-    /// The command line, printable, at most 160 characters.
+    /// The command line under the foreign-text rule (`secret::sanitize_foreign`), at most 160
+    /// characters.
     pub command: String,
     /// The command line's words (lossy), for SDK detection.
     pub argv: Vec<String>,
@@ -152,7 +153,8 @@ fn read_one(pid: u32, boot: Option<SystemTime>) -> Outcome {
         dir: dir.clone(),
         ppid: Some(stat.ppid),
         comm: printable(&comm, 32),
-        command: printable(&argv.join(" "), 160),
+        // Foreign text: a command line may carry a password or a key nothing registered.
+        command: sanitize_foreign(&argv.join(" "), 160),
         argv,
         uid: uid(&dir),
         started: boot.map(|b| b + stat.since_boot()),
@@ -248,6 +250,18 @@ mod tests {
         assert_eq!(s.start_ticks, 12345);
         assert!(Stat::parse(b"garbage").is_none());
         assert!(Stat::parse(b"1 (x) S").is_none());
+    }
+
+    #[test]
+    fn a_command_line_is_foreign_text() {
+        let argv = "aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY --token=abcdefghijklmnopqrstuvwxyz0123456789 worker";
+        let shown = sanitize_foreign(argv, 160);
+        assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
+        assert!(!shown.contains("abcdefghijklmnop"), "{shown}");
+        assert!(
+            shown.starts_with("aws configure set") && shown.ends_with("worker"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -362,7 +362,7 @@ fn row(
                 sdk: f.sdk.name(),
                 version: crate::secret::printable(&f.version, 40),
                 exactness: f.exactness.name(),
-                evidence: crate::secret::printable(&f.evidence, 200),
+                evidence: crate::secret::sanitize_foreign(&f.evidence, 200),
             })
             .collect(),
         flags: flags::flags(&facts, ctx),
