@@ -170,7 +170,9 @@ pub struct Argv {
 pub fn normalize(mut args: Vec<OsString>) -> Argv {
     let dashdash = args.iter().skip(1).position(|a| a == "--").map(|i| i + 1);
     let end = dashdash.unwrap_or(args.len());
-    let found = subcommand_position(&args[..end.min(args.len())]);
+    // `health` wins wherever it stands, so any command line with it exits 0 or 1.
+    let words = &args[..end.min(args.len())];
+    let found = subcommand_position(words, "health").or(subcommand_position(words, "processes"));
     let is_health = found.is_some_and(|at| args[at] == "health");
     if let Some(at) = found {
         let word = args.remove(at);
@@ -183,7 +185,7 @@ pub fn normalize(mut args: Vec<OsString>) -> Argv {
     }
 }
 
-fn subcommand_position(args: &[OsString]) -> Option<usize> {
+fn subcommand_position(args: &[OsString], subcommand: &str) -> Option<usize> {
     let mut i = 1;
     while i < args.len() {
         let word = args[i].to_string_lossy();
@@ -191,7 +193,7 @@ fn subcommand_position(args: &[OsString]) -> Option<usize> {
             i += 2;
             continue;
         }
-        if word == "health" || word == "processes" {
+        if word == subcommand {
             return Some(i);
         }
         i += 1;
@@ -219,6 +221,8 @@ mod tests {
         let d = argv(&["credcheck", "--format", "json", "processes"]);
         assert!(!d.is_health);
         assert_eq!(d.args, ["credcheck", "processes", "--format", "json"]);
+        let e = argv(&["credcheck", "processes", "health"]);
+        assert!(e.is_health, "health wins wherever it stands");
     }
 
     #[test]

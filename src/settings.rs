@@ -94,6 +94,13 @@ impl Settings {
 
     fn ensure_valid(&self) -> Result<(), Error> {
         self.ensure_pid()?;
+        if self.mode == Mode::Processes && self.probe.is_active() {
+            return Err(Error::usage(
+                "processes-with-probe",
+                "credcheck processes walks every process's chain; it runs no permission probe (--can, --logs-to, --fluent-bit-config, --firelens, --simulate, --fluent-bit-metrics)",
+                "run the probe on its own (credcheck --pid N --can …), or drop its flags",
+            ));
+        }
         if let Some(account) = &self.expect_account {
             if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(Error::usage(

@@ -290,3 +290,20 @@ fn processes_stays_within_its_deadline_among_10000_short_lived_processes() {
     );
     assert!(p["read"].as_u64().unwrap_or(0) >= 2000, "{report:#}");
 }
+
+/// The command line: `health` wins wherever it stands (0 or 1, never 2), and `processes`
+/// refuses the probe's flags (it walks every process's chain and probes nothing).
+#[test]
+fn processes_command_line() {
+    let out = support::cmd().args(["processes", "health"]).run();
+    out.assert_code(1);
+    let out = support::cmd()
+        .args([
+            "processes",
+            "--can",
+            "logs:PutLogEvents=arn:aws:logs:us-east-1:123456789012:log-group:g",
+        ])
+        .run();
+    out.assert_code(2);
+    assert!(out.stderr.contains("[processes-with-probe]"), "{out}");
+}
