@@ -1,5 +1,5 @@
 //! A fleet of `credcheck health` checks against a model of the AWS account's API quotas
-//! (issue 16). Drives the binary's own decision code, `credcheck::verdict_cache`, on a virtual
+//! (issue 16). Drives the binary's own decision code, `credcheck::health::cache`, on a virtual
 //! clock: no network, no files, no sleeping.
 //!
 //! The model:
@@ -15,7 +15,7 @@
 //! Usage: `fleet --tasks N [--every 10m] [--interval 30s] [--horizon 2h] [--change-at 1h]
 //! [--full describe,put,create-stream] [--seed 1]`; prints one JSON object.
 
-use credcheck::verdict_cache::{self as cache, AfterRefresh, Answer, Entry, Key, Step, Verdict};
+use credcheck::health::cache::{self as cache, AfterRefresh, Answer, Entry, Key, Step, Verdict};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -111,7 +111,7 @@ struct Config {
     full: Vec<usize>,
     seed: u64,
     /// `--counters on`: the routers publish their counters (HTTP_Server On); until the
-    /// change they prove delivery, so a check sends nothing (`verdict_cache::after_counters`).
+    /// change they prove delivery, so a check sends nothing (`health::cache::after_counters`).
     counters: bool,
 }
 

@@ -5,9 +5,13 @@
 //! CREDCHECK_EXPECT_ACCOUNT, CREDCHECK_MIN_TTL, CREDCHECK_STS, CREDCHECK_PID, CREDCHECK_NO_COMPARE. Boolean variables read like
 //! the SDKs' (`1`, `true`, `yes`, `on` are true; `0`, `false`, `no`, `off` and empty are false).
 
+use crate::error::Error;
+use crate::probe::request as checked;
+use crate::settings::{self, Mode, ProbeRequest, Settings};
 use clap::builder::FalseyValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Which AWS credentials is this process really using, where did they come from, do they
@@ -83,12 +87,12 @@ pub struct HealthArgs {
 
     /// --logs-to: reuse the logs verdict this long (plus up to 20 % jitter); 0s refreshes it
     /// on every run with one PutLogEvents.
-    #[arg(long, value_name = "DURATION", value_parser = crate::verdict_cache::parse_every, default_value = "10m")]
+    #[arg(long, value_name = "DURATION", value_parser = crate::health::cache::parse_every, default_value = "10m")]
     pub probe_every: Duration,
 
     /// Where the logs verdict is kept (default: $XDG_RUNTIME_DIR/credcheck, else /tmp/credcheck-<uid>).
     #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<std::path::PathBuf>,
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Flags shared by the report, the wrapper and the health check.
@@ -120,13 +124,129 @@ pub struct Common {
     pub pid: Option<u32>,
 
     #[command(flatten)]
-    pub probe: crate::probe::ProbeArgs,
+    pub probe: ProbeArgs,
 }
 
+/// The probe's command-line flags (flattened into the report, wrapper and health flags).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProbeArgs {
+    /// Check that the credentials may do ACTION on RESOURCE (repeatable), e.g.
+    /// logs:PutLogEvents=arn:aws:logs:REGION:ACCOUNT:log-group:G:log-stream:S
+    #[arg(long, value_name = "ACTION=RESOURCE")]
+    pub can: Vec<String>,
+
+    /// Check that logs can be delivered to this CloudWatch Logs group and stream (repeatable).
+    #[arg(long, value_name = "GROUP[:STREAM]")]
+    pub logs_to: Vec<String>,
+
+    /// The region of --logs-to (default: the configured region).
+    #[arg(long, value_name = "REGION")]
+    pub logs_region: Option<String>,
+
+    /// The Fluent Bit plugin --logs-to stands for: cloudwatch_logs (C) or cloudwatch (Go).
+    #[arg(long, value_name = "PLUGIN", default_value = "cloudwatch_logs")]
+    pub plugin: String,
+
+    /// --logs-to: the plugin creates the group when it is missing (auto_create_group true).
+    #[arg(long)]
+    pub auto_create_group: bool,
+
+    /// Check every CloudWatch output of this Fluent Bit config, classic or YAML (with its includes).
+    #[arg(long, value_name = "PATH")]
+    pub fluent_bit_config: Vec<PathBuf>,
+
+    /// Check the awsfirelens log options of the task's containers (ECS task metadata v4).
+    #[arg(long)]
+    pub firelens: bool,
+
+    /// Ask IAM's policy simulator first (exact verdicts); fall back to the probes if refused.
+    #[arg(long)]
+    pub simulate: bool,
+
+    /// Read the log router's own counters here (Fluent Bit's /api/v1/metrics), e.g.
+    /// http://127.0.0.1:2020/api/v1/metrics; a config's HTTP_Server settings name it otherwise.
+    #[arg(long, value_name = "URL")]
+    pub fluent_bit_metrics: Option<String>,
+}
+
+/// `--format`, as clap parses it; `settings::Format` is what the rest of credcheck reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
     Json,
+}
+
+impl From<Format> for settings::Format {
+    fn from(f: Format) -> settings::Format {
+        match f {
+            Format::Text => settings::Format::Text,
+            Format::Json => settings::Format::Json,
+        }
+    }
+}
+
+/// The settings this command line asks for: the mode's defaults filled in, every value
+/// checked (a bad one is a usage error, exit 2).
+pub fn settings(cli: Cli) -> Result<Settings, Error> {
+    let mut cache = (crate::health::cache::DEFAULT_EVERY, None);
+    let (mode, common, sts) = match cli.command {
+        Some(Command::Health(h)) => {
+            cache = (h.probe_every, h.state_dir);
+            (Mode::Health { min_ttl: h.min_ttl }, h.common, h.sts)
+        }
+        Some(Command::Processes(p)) => (Mode::Processes, p.common, !p.no_sts),
+        None if !cli.cmd.is_empty() => (
+            Mode::Wrap {
+                cmd: cli.cmd,
+                require: cli.require,
+            },
+            cli.common,
+            !cli.no_sts,
+        ),
+        None => (Mode::Report, cli.common, !cli.no_sts),
+    };
+    let deadline = common
+        .deadline
+        .unwrap_or_else(|| Settings::default_deadline(&mode));
+    let settings = Settings {
+        timeout: common
+            .timeout
+            .unwrap_or(settings::DEFAULT_TIMEOUT)
+            .min(deadline),
+        deadline,
+        format: common.format.into(),
+        all: cli.all,
+        sts,
+        expect_role: settings::non_blank(common.expect_role),
+        expect_account: settings::non_blank(common.expect_account),
+        pid: common.pid,
+        compare: !cli.no_compare,
+        probe: probe_request(common.probe)?,
+        probe_every: cache.0,
+        state_dir: cache.1,
+        mode,
+    };
+    settings.ensure_valid()?;
+    Ok(settings)
+}
+
+/// The probe's flags, each checked by `probe::request`.
+fn probe_request(a: ProbeArgs) -> Result<ProbeRequest, Error> {
+    let plugin = checked::parse_plugin(&a.plugin)?;
+    let can = a.can.iter().map(|c| checked::parse_can(c));
+    let logs_to = a.logs_to.iter().map(|l| checked::parse_logs_to(l));
+    let metrics = a.fluent_bit_metrics.as_deref();
+    checked::validate(ProbeRequest {
+        can: can.collect::<Result<_, _>>()?,
+        logs_to: logs_to.collect::<Result<_, _>>()?,
+        logs_region: a.logs_region,
+        plugin: Some(plugin),
+        auto_create_group: a.auto_create_group,
+        configs: a.fluent_bit_config,
+        firelens: a.firelens,
+        simulate: a.simulate,
+        metrics: metrics.map(checked::parse_metrics).transpose()?,
+    })
 }
 
 /// `500ms`, `3s`, `5m`: never zero, at most a day (a wait; see `duration::MAX_WAIT`).

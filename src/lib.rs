@@ -7,16 +7,17 @@
 
 pub mod chain;
 pub mod cli;
+pub mod creds;
 pub mod duration;
 pub mod ecs_metadata;
 pub mod env;
 pub mod error;
 pub mod file;
+pub mod finish;
 pub mod health;
 pub mod http;
 pub mod jwt;
 pub mod log;
-pub mod logs_health;
 pub mod notes;
 pub mod output;
 pub mod probe;
@@ -31,7 +32,6 @@ pub mod secret;
 pub mod settings;
 pub mod sts;
 pub mod tls;
-pub mod verdict_cache;
 pub mod warning;
 pub mod watchdog;
 pub mod wrap;
@@ -39,7 +39,7 @@ pub mod wrap;
 use clap::Parser;
 use error::exit;
 use output::Stream;
-use settings::{Mode, Settings};
+use settings::Settings;
 use std::time::Instant;
 
 /// The whole program; returns the exit code (wrapper mode does not return on success).
@@ -70,8 +70,8 @@ pub fn main_entry() -> i32 {
             return exit::PROBLEM;
         }
     };
-    let report = runtime.block_on(run::run(&settings, &env));
-    let code = finish(&settings, &report);
+    let report = runtime.block_on(run::run(&settings, &env, &health::logs::Check));
+    let code = finish::finish(&settings, &report);
     // Never wait for a blocking thread (a resolver that gets no answer, a stuck read).
     runtime.shutdown_background();
     code
@@ -100,7 +100,7 @@ fn parse(args: &cli::Argv) -> Result<Settings, i32> {
             exit::OK
         }
     })?;
-    Settings::from_cli(cli).map_err(|e| {
+    cli::settings(cli).map_err(|e| {
         usage_error(&e);
         e.exit_code()
     })
@@ -114,49 +114,4 @@ fn usage_error(e: &error::Error) {
             format!("  hint: {}", e.hint),
         ],
     );
-}
-
-/// Prints the report for the mode and returns the exit code (wrapper mode execs on success).
-/// Only one caller prints: the main thread, or the deadline watchdog if it got there first.
-pub fn finish(settings: &Settings, report: &report::Report) -> i32 {
-    let code = finish_once(settings, report);
-    output::finished(code);
-    code
-}
-
-fn finish_once(settings: &Settings, report: &report::Report) -> i32 {
-    if !output::claim_final() {
-        // The watchdog is printing and will end the process.
-        loop {
-            std::thread::park();
-        }
-    }
-    match &settings.mode {
-        Mode::Report | Mode::Processes => {
-            render::emit(report, settings.format, Stream::Stdout);
-            report.exit_code
-        }
-        Mode::Health { min_ttl } => {
-            let (line, code) = health::verdict(report, *min_ttl);
-            let line = line + &logs_health::health_clause(&report.warnings, &report.notes);
-            match settings.format {
-                cli::Format::Text => output::line(Stream::Stdout, &line),
-                cli::Format::Json => output::json(Stream::Stdout, report),
-            }
-            code
-        }
-        Mode::Wrap { cmd, require } => {
-            render::emit(report, settings.format, Stream::Stderr);
-            if *require && !report.ok {
-                output::line(
-                    Stream::Stderr,
-                    "credcheck: not starting the command: the report is not ok (--require)",
-                );
-                return report.exit_code;
-            }
-            let (code, line) = wrap::exec(cmd);
-            output::line(Stream::Stderr, &line);
-            code
-        }
-    }
 }

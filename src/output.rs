@@ -176,10 +176,17 @@ pub fn render_lines<S: AsRef<str>>(lines: &[S]) -> String {
     secret::scrub(&out).into_owned()
 }
 
+/// The JSON report's `schema_version` (`report::Report` carries it; so does the fallback
+/// line below).
+/// 2: log outputs say deliverable, blocked or unverified, with names, evidence and why
+/// (issue 20); permissions lost likely-allowed, likely-denied, unknown and the proxy basis.
+/// 3: `processes` (`credcheck processes`, issue 23), absent in every other mode.
+pub const SCHEMA_VERSION: u32 = 3;
+
 /// The JSON form of `value`, as [`json`] writes it: one line ending in `\n`.
 pub fn render_json(value: &impl Serialize) -> String {
     let mut tree = serde_json::to_value(value).unwrap_or_else(|e| {
-        serde_json::json!({"schema_version": crate::report::SCHEMA_VERSION, "ok": false, "exit_code": 1,
+        serde_json::json!({"schema_version": SCHEMA_VERSION, "ok": false, "exit_code": 1,
             "errors": [{"code": "render-failed", "message": e.to_string()}]})
     });
     clean_tree(&mut tree);

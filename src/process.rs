@@ -20,14 +20,11 @@
 //! `/proc/self/ns/pid`, `/proc/self/status`; CREDCHECK_PID and CREDCHECK_NO_COMPARE arrive
 //! through `Settings`.
 
-use crate::chain::profile::Profiles;
-use crate::chain::{container, env_vars, imds, web_identity, Outcome, SourceType};
+use crate::chain::{container, env_vars, imds, web_identity};
 use crate::env::Env;
 use crate::error::Error;
 use crate::secret::printable;
 use crate::warning::Warning;
-use aws_credential_types::provider::{self, error::CredentialsError, future, ProvideCredentials};
-use aws_credential_types::Credentials;
 use serde::Serialize;
 use std::io::{self, Read};
 use std::path::PathBuf;
@@ -463,139 +460,6 @@ fn env_source(env: &Env) -> Option<&'static str> {
         return Some("the container role");
     }
     None
-}
-
-// ---------------------------------------------------------------------------------------
-// aws-config's view of the evaluated process: it reads variables and files through
-// `os_shim_internal::{Env, Fs}`, which `ProviderConfig` does not let a caller replace; so the
-// parser gets them directly, and the profile chain's sources that would read credcheck's own
-// are replaced (env keys) or refused (SSO, credential_process, profile web identity).
-// ---------------------------------------------------------------------------------------
-
-/// The variables aws-config's parser sees: the evaluated environment, never the real one.
-pub fn sdk_env(env: &Env) -> aws_types::os_shim_internal::Env {
-    let vars: std::collections::HashMap<String, String> = env
-        .vars()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    aws_types::os_shim_internal::Env::from(vars)
-}
-
-/// The files aws-config sees: under `--pid`, every absolute path through `/proc/PID/root`.
-pub fn sdk_fs(env: &Env) -> aws_types::os_shim_internal::Fs {
-    match env.root() {
-        Some(root) => aws_types::os_shim_internal::Fs::from_test_dir(root, "/"),
-        None => aws_types::os_shim_internal::Fs::real(),
-    }
-}
-
-/// Under `--pid`, a profile whose credentials aws-config would fetch with credcheck's own
-/// files, variables or commands cannot be evaluated for the other process: say so.
-pub fn ensure_profile_evaluable(env: &Env, profiles: &Profiles) -> Option<Error> {
-    env.root()?;
-    let what = match profiles.source_type()? {
-        SourceType::AssumeRole => return ensure_same_sts_endpoint(env),
-        SourceType::Sso => "SSO (its token cache is read from credcheck's HOME)",
-        SourceType::CustomProcess => {
-            "credential_process (it would run in credcheck's container, not the app's)"
-        }
-        SourceType::AssumeRoleWithWebIdentity => {
-            "web_identity_token_file (aws-config reads it from credcheck's root)"
-        }
-        _ => match profiles.get("credential_source") {
-            Some(source @ ("EcsContainer" | "Ec2InstanceMetadata")) => {
-                return Some(unsupported(profiles, &format!("credential_source = {source} (aws-config reads credcheck's own variables for it)")));
-            }
-            _ => return None,
-        },
-    };
-    Some(unsupported(profiles, what))
-}
-
-/// What aws-config's STS client (web identity, assume-role) reads to pick its endpoint.
-const STS_ENDPOINT_VARS: [&str; 3] = [
-    crate::sdk::ENDPOINT_URL_STS,
-    crate::sdk::ENDPOINT_URL,
-    crate::sdk::IGNORE_ENDPOINT_URLS,
-];
-
-/// Under `--pid`, aws-config's own STS calls (AssumeRoleWithWebIdentity, AssumeRole) take
-/// their endpoint from credcheck's real environment, which `ProviderConfig` does not let a
-/// caller replace: when it differs from the process's, the call would go elsewhere than the
-/// app's (possibly to AWS itself), so it is not made.
-pub fn ensure_same_sts_endpoint(env: &Env) -> Option<Error> {
-    env.root()?;
-    let real = aws_types::os_shim_internal::Env::real();
-    let differing: Vec<&str> = STS_ENDPOINT_VARS
-        .into_iter()
-        .filter(|v| env.get(v) != real.get(v).ok().as_deref())
-        .collect();
-    if differing.is_empty() {
-        return None;
-    }
-    let names = differing.join(", ");
-    Some(Error::config(
-        "pid-sts-endpoint-differs",
-        format!("{names} differ between the process and credcheck: aws-config would send this source's STS call to credcheck's endpoint, not the app's, so it was not made"),
-        format!("run credcheck with the app's {names} (or unset them on both sides), or inside the app's container"),
-    ))
-}
-
-fn unsupported(profiles: &Profiles, what: &str) -> Error {
-    Error::config(
-        "pid-source-unsupported",
-        format!("profile {} uses {what}: credcheck --pid cannot evaluate it for another process", profiles.selected),
-        "run credcheck inside the app's container (ECS Exec, docker exec) without --pid, where the files and variables are the app's",
-    )
-}
-
-/// Under `--pid`, the profile chain's `credential_source = Environment` reads the process's
-/// env keys, not credcheck's.
-pub fn with_process_env(builder: ProfileBuilder, env: &Env) -> ProfileBuilder {
-    match env.root() {
-        Some(_) => builder.with_custom_provider("Environment", ProcessEnvKeys(env.clone())),
-        None => builder,
-    }
-}
-
-type ProfileBuilder = aws_config::profile::credentials::Builder;
-
-/// The env keys of the evaluated process, as aws-config's environment provider reads them.
-struct ProcessEnvKeys(Env);
-
-impl std::fmt::Debug for ProcessEnvKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProcessEnvKeys(..)")
-    }
-}
-
-impl ProvideCredentials for ProcessEnvKeys {
-    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        future::ProvideCredentials::ready(self.keys())
-    }
-}
-
-impl ProcessEnvKeys {
-    fn keys(&self) -> provider::Result {
-        match env_vars::resolve(&self.0) {
-            Outcome::Resolved(r) => Ok(Credentials::new(
-                r.creds.access_key_id.expose(),
-                r.creds.secret_access_key.expose(),
-                r.creds
-                    .session_token
-                    .as_ref()
-                    .map(|t| t.expose().to_string()),
-                None,
-                "Environment",
-            )),
-            _ => Err(CredentialsError::not_loaded(
-                "the process's environment has no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
-            )),
-        }
-    }
 }
 
 #[cfg(test)]

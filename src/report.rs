@@ -15,10 +15,8 @@ use crate::warning::{self, Warning};
 use serde::Serialize;
 use std::time::{Duration, SystemTime};
 
-/// 2: log outputs say deliverable, blocked or unverified, with names, evidence and why
-/// (issue 20); permissions lost likely-allowed, likely-denied, unknown and the proxy basis.
-/// 3: `processes` (`credcheck processes`, issue 23), absent in every other mode.
-pub const SCHEMA_VERSION: u32 = 3;
+/// Kept with the one writer, whose fallback JSON line carries it too.
+pub use crate::output::SCHEMA_VERSION;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -248,7 +246,7 @@ impl Report {
             .flat_map(|r| {
                 r.flags
                     .iter()
-                    .filter(|w| crate::processes::flags::is_problem(w))
+                    .filter(|w| crate::processes::is_problem(w))
                     .map(move |w| format!("PID {} ({}) {}", r.pid, r.comm, w.code))
             })
             .collect::<Vec<String>>();

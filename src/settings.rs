@@ -1,9 +1,11 @@
-//! Resolved settings: the mode and every bound, derived from the parsed CLI without I/O.
+//! Resolved settings as plain data: the mode, the output format, every bound and the probe's
+//! validated request. `cli` builds them from the command line; nothing here knows clap.
 //! Reads no env vars itself (clap already folded in CREDCHECK_*).
 
-use crate::cli::{Cli, Command, Format};
 use crate::error::Error;
+use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const REPORT_DEADLINE: Duration = Duration::from_secs(10);
@@ -11,7 +13,67 @@ const WRAP_DEADLINE: Duration = Duration::from_secs(3);
 /// Fits inside ECS's default 5 s health-check timeout, with room for process start.
 const HEALTH_DEADLINE: Duration = Duration::from_secs(4);
 /// The SDKs' container provider connects within 2 s; a healthy local endpoint answers in ms.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How the report is printed (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// The Fluent Bit CloudWatch Logs plugin a target stands for (`--plugin`, a config's `Name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Plugin {
+    /// The C plugin (`cloudwatch_logs`), Fluent Bit's own.
+    #[serde(rename = "cloudwatch_logs")]
+    CloudwatchLogs,
+    /// The Go plugin (`cloudwatch`) of aws-for-fluent-bit.
+    #[serde(rename = "cloudwatch")]
+    Cloudwatch,
+}
+
+impl Plugin {
+    pub fn name(self) -> &'static str {
+        match self {
+            Plugin::CloudwatchLogs => "cloudwatch_logs",
+            Plugin::Cloudwatch => "cloudwatch",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Plugin> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "cloudwatch_logs" => Some(Plugin::CloudwatchLogs),
+            "cloudwatch" => Some(Plugin::Cloudwatch),
+            _ => None,
+        }
+    }
+}
+
+/// The permission probe's request, validated (`probe::request` checks it; `probe` runs it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeRequest {
+    pub can: Vec<(String, String)>,
+    pub logs_to: Vec<(String, String)>,
+    pub logs_region: Option<String>,
+    pub plugin: Option<Plugin>,
+    pub auto_create_group: bool,
+    pub configs: Vec<PathBuf>,
+    pub firelens: bool,
+    pub simulate: bool,
+    /// `--fluent-bit-metrics`: a validated http(s) URL.
+    pub metrics: Option<String>,
+}
+
+impl ProbeRequest {
+    /// Whether any probe was asked for (they never run by default).
+    pub fn is_active(&self) -> bool {
+        !self.can.is_empty()
+            || !self.logs_to.is_empty()
+            || !self.configs.is_empty()
+            || self.firelens
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
@@ -43,56 +105,24 @@ pub struct Settings {
     /// Report mode in a container: compare with the app's environment (`process`).
     pub compare: bool,
     /// The permission probe (`--can`, `--logs-to`, …); inactive unless asked.
-    pub probe: crate::probe::Request,
-    /// Health: how long a logs verdict is reused, and where it is kept (`verdict_cache`).
+    pub probe: ProbeRequest,
+    /// Health: how long a logs verdict is reused, and where it is kept (`health::cache`).
     pub probe_every: Duration,
     pub state_dir: Option<std::path::PathBuf>,
 }
 
 impl Settings {
-    pub fn from_cli(cli: Cli) -> Result<Settings, Error> {
-        let mut cache = (crate::verdict_cache::DEFAULT_EVERY, None);
-        let (mode, common, sts) = match cli.command {
-            Some(Command::Health(h)) => {
-                cache = (h.probe_every, h.state_dir);
-                (Mode::Health { min_ttl: h.min_ttl }, h.common, h.sts)
-            }
-            Some(Command::Processes(p)) => (Mode::Processes, p.common, !p.no_sts),
-            None if !cli.cmd.is_empty() => (
-                Mode::Wrap {
-                    cmd: cli.cmd,
-                    require: cli.require,
-                },
-                cli.common,
-                !cli.no_sts,
-            ),
-            None => (Mode::Report, cli.common, !cli.no_sts),
-        };
-        let deadline = common.deadline.unwrap_or(match mode {
+    /// The deadline a mode has when `--deadline` is not given.
+    pub fn default_deadline(mode: &Mode) -> Duration {
+        match mode {
             Mode::Report | Mode::Processes => REPORT_DEADLINE,
             Mode::Wrap { .. } => WRAP_DEADLINE,
             Mode::Health { .. } => HEALTH_DEADLINE,
-        });
-        let settings = Settings {
-            timeout: common.timeout.unwrap_or(DEFAULT_TIMEOUT).min(deadline),
-            deadline,
-            format: common.format,
-            all: cli.all,
-            sts,
-            expect_role: non_blank(common.expect_role),
-            expect_account: non_blank(common.expect_account),
-            pid: common.pid,
-            compare: !cli.no_compare,
-            probe: crate::probe::Request::from_args(common.probe)?,
-            probe_every: cache.0,
-            state_dir: cache.1,
-            mode,
-        };
-        settings.ensure_valid()?;
-        Ok(settings)
+        }
     }
 
-    fn ensure_valid(&self) -> Result<(), Error> {
+    /// Checks that need several settings at once; `cli` calls it after building them.
+    pub fn ensure_valid(&self) -> Result<(), Error> {
         self.ensure_pid()?;
         if self.mode == Mode::Processes && self.probe.is_active() {
             return Err(Error::usage(
@@ -134,6 +164,7 @@ impl Settings {
     }
 }
 
-fn non_blank(v: Option<String>) -> Option<String> {
+/// A flag's value with the blanks trimmed; a blank one is no value.
+pub fn non_blank(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }

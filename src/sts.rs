@@ -5,7 +5,7 @@
 //! Reads nothing itself: the region and endpoint come from `sdk` (AWS_REGION,
 //! AWS_ENDPOINT_URL_STS, …).
 
-use crate::chain::Creds;
+use crate::creds::Creds;
 use crate::error::Error;
 use crate::http::Budget;
 use crate::sdk::{Sdk, FALLBACK_REGION};

@@ -37,6 +37,6 @@ fn fire(settings: &Settings, env: &Env, started: Instant, at: Instant) {
     let budget = Budget::since(started, settings.deadline, settings.timeout);
     let error = crate::run::deadline_error(settings.deadline);
     let report = crate::run::failed(settings, env, error, budget);
-    let code = crate::finish(settings, &report);
+    let code = crate::finish::finish(settings, &report);
     std::process::exit(code);
 }

@@ -8,6 +8,7 @@ mod cache;
 mod conformance;
 mod e2e;
 mod fbdiff;
+mod layers;
 mod logs;
 mod meta;
 mod pid;

@@ -14,45 +14,17 @@ pub mod profile;
 pub mod shared;
 pub mod web_identity;
 
+/// The plain credential types live in the ground layer (`creds`), so the probe and STS need
+/// not import the chain.
+pub use crate::creds::{Creds, SourceType};
+
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::Budget;
 use crate::sdk::Sdk;
-use crate::secret::{KeyId, Secret};
 use crate::settings::Settings;
 use serde::Serialize;
 use std::time::{Duration, Instant, SystemTime};
-
-/// Source type names, as `aws configure list` names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SourceType {
-    Env,
-    SharedCredentialsFile,
-    ConfigFile,
-    AssumeRole,
-    Sso,
-    CustomProcess,
-    AssumeRoleWithWebIdentity,
-    ContainerRole,
-    IamRole,
-}
-
-impl SourceType {
-    pub fn name(self) -> &'static str {
-        match self {
-            SourceType::Env => "env",
-            SourceType::SharedCredentialsFile => "shared-credentials-file",
-            SourceType::ConfigFile => "config-file",
-            SourceType::AssumeRole => "assume-role",
-            SourceType::Sso => "sso",
-            SourceType::CustomProcess => "custom-process",
-            SourceType::AssumeRoleWithWebIdentity => "assume-role-with-web-identity",
-            SourceType::ContainerRole => "container-role",
-            SourceType::IamRole => "iam-role",
-        }
-    }
-}
 
 /// The five places the default chain asks, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -111,15 +83,6 @@ pub struct Attempt {
     pub elapsed: Duration,
     pub error: Option<Error>,
     pub http_status: Option<u16>,
-}
-
-/// Credentials as a source returned them. Secrets stay inside [`Secret`].
-#[derive(Debug, Clone)]
-pub struct Creds {
-    pub access_key_id: KeyId,
-    pub secret_access_key: Secret,
-    pub session_token: Option<Secret>,
-    pub expiration: Option<SystemTime>,
 }
 
 /// The winner's answer.

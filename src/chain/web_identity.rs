@@ -16,8 +16,7 @@ use aws_config::web_identity_token::{StaticConfiguration, WebIdentityTokenCreden
 use aws_credential_types::provider::ProvideCredentials;
 use std::path::Path;
 
-pub const TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
-pub const ROLE_ARN: &str = "AWS_ROLE_ARN";
+pub use crate::sdk::{ROLE_ARN, WEB_IDENTITY_TOKEN_FILE as TOKEN_FILE};
 pub const SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
 const TOKEN_CAP: u64 = 64 * 1024;
 
@@ -121,7 +120,7 @@ pub fn describe(role: &str, token: &TokenFile) -> String {
 }
 
 pub async fn resolve(ctx: &Ctx<'_>) -> Outcome {
-    if let Some(error) = crate::process::ensure_same_sts_endpoint(ctx.env) {
+    if let Some(error) = crate::sdk::shims::ensure_same_sts_endpoint(ctx.env) {
         return Outcome::Failed {
             error,
             http_status: None,

@@ -10,7 +10,7 @@
 //! AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
 
 use super::aws::{self, Post};
-use crate::chain::Creds;
+use crate::creds::Creds;
 use crate::region::Region;
 use crate::secret::{register_secret, sanitize_foreign, KeyId, Secret};
 use std::time::SystemTime;

@@ -6,7 +6,7 @@
 //! Reads (through `Env`): AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL_IAM,
 //! AWS_ENDPOINT_URL, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
 
-use crate::chain::Creds;
+use crate::creds::Creds;
 use crate::env::Env;
 use crate::http::Url;
 use crate::http::{self, Budget, FetchError, Fetched, HeaderValue, Request};

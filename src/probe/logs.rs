@@ -7,7 +7,7 @@
 use super::aws::{self, Endpoint, Post};
 use super::plan::{Answer, Call, Missing};
 use super::verdict::DenyReason;
-use crate::chain::Creds;
+use crate::creds::Creds;
 use crate::error::Error;
 use crate::http::{Budget, FetchError, Fetched};
 use crate::secret::sanitize_foreign;

@@ -19,188 +19,23 @@ pub mod fluentbit_yaml;
 pub mod logs;
 pub mod names;
 pub mod plan;
+pub mod request;
 pub mod simulate;
 pub mod verdict;
 
-use crate::chain::Creds;
+use crate::creds::Creds;
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::Budget;
 use crate::region::Region;
+/// The validated request lives with the settings (plain data); `request` checks it.
+pub use crate::settings::ProbeRequest as Request;
 use crate::warning::Warning;
-use clap::Args;
 use plan::{Answer, Call, Check, Existence, Need, Plugin, Target};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use verdict::{Basis, Delivery, LogOutput, Permission, Verdict};
-
-/// The probe's command-line flags (flattened into the report, wrapper and health flags).
-#[derive(Debug, Clone, Default, Args)]
-pub struct ProbeArgs {
-    /// Check that the credentials may do ACTION on RESOURCE (repeatable), e.g.
-    /// logs:PutLogEvents=arn:aws:logs:REGION:ACCOUNT:log-group:G:log-stream:S
-    #[arg(long, value_name = "ACTION=RESOURCE")]
-    pub can: Vec<String>,
-
-    /// Check that logs can be delivered to this CloudWatch Logs group and stream (repeatable).
-    #[arg(long, value_name = "GROUP[:STREAM]")]
-    pub logs_to: Vec<String>,
-
-    /// The region of --logs-to (default: the configured region).
-    #[arg(long, value_name = "REGION")]
-    pub logs_region: Option<String>,
-
-    /// The Fluent Bit plugin --logs-to stands for: cloudwatch_logs (C) or cloudwatch (Go).
-    #[arg(long, value_name = "PLUGIN", default_value = "cloudwatch_logs")]
-    pub plugin: String,
-
-    /// --logs-to: the plugin creates the group when it is missing (auto_create_group true).
-    #[arg(long)]
-    pub auto_create_group: bool,
-
-    /// Check every CloudWatch output of this Fluent Bit config, classic or YAML (with its includes).
-    #[arg(long, value_name = "PATH")]
-    pub fluent_bit_config: Vec<PathBuf>,
-
-    /// Check the awsfirelens log options of the task's containers (ECS task metadata v4).
-    #[arg(long)]
-    pub firelens: bool,
-
-    /// Ask IAM's policy simulator first (exact verdicts); fall back to the probes if refused.
-    #[arg(long)]
-    pub simulate: bool,
-
-    /// Read the log router's own counters here (Fluent Bit's /api/v1/metrics), e.g.
-    /// http://127.0.0.1:2020/api/v1/metrics; a config's HTTP_Server settings name it otherwise.
-    #[arg(long, value_name = "URL")]
-    pub fluent_bit_metrics: Option<String>,
-}
-
-/// The probe request, validated.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Request {
-    pub can: Vec<(String, String)>,
-    pub logs_to: Vec<(String, String)>,
-    pub logs_region: Option<String>,
-    pub plugin: Option<Plugin>,
-    pub auto_create_group: bool,
-    pub configs: Vec<PathBuf>,
-    pub firelens: bool,
-    pub simulate: bool,
-    /// `--fluent-bit-metrics`: a validated http(s) URL.
-    pub metrics: Option<String>,
-}
-
-fn usage(code: &'static str, message: String, hint: &str) -> Error {
-    Error::usage(code, message, hint)
-}
-
-impl Request {
-    pub fn from_args(a: ProbeArgs) -> Result<Request, Error> {
-        let plugin = Plugin::parse(&a.plugin).ok_or_else(|| {
-            usage("invalid-plugin", format!("--plugin {:?} is not a CloudWatch Logs plugin", crate::secret::sanitize_foreign(&a.plugin, 40)), "use --plugin cloudwatch_logs (Fluent Bit's C plugin) or --plugin cloudwatch (the Go plugin)")
-        })?;
-        let request = Request {
-            can: a
-                .can
-                .iter()
-                .map(|c| parse_can(c))
-                .collect::<Result<_, _>>()?,
-            logs_to: a
-                .logs_to
-                .iter()
-                .map(|l| parse_logs_to(l))
-                .collect::<Result<_, _>>()?,
-            logs_region: a.logs_region,
-            plugin: Some(plugin),
-            auto_create_group: a.auto_create_group,
-            configs: a.fluent_bit_config,
-            firelens: a.firelens,
-            simulate: a.simulate,
-            metrics: a
-                .fluent_bit_metrics
-                .as_deref()
-                .map(parse_metrics)
-                .transpose()?,
-        };
-        if let Some(r) = &request.logs_region {
-            Region::parse(r, "--logs-region")?;
-        }
-        for (_, resource) in &request.can {
-            if let Some(arn) = plan::parse_logs_arn(resource) {
-                Region::parse(&arn.region, "the Region field of a --can ARN")?;
-            }
-        }
-        if request.simulate && !request.is_active() {
-            return Err(usage("nothing-to-probe", "--simulate needs something to check".into(), "add --can ACTION=RESOURCE, --logs-to GROUP:STREAM, --fluent-bit-config PATH or --firelens"));
-        }
-        Ok(request)
-    }
-
-    /// Whether any probe was asked for (they never run by default).
-    pub fn is_active(&self) -> bool {
-        !self.can.is_empty()
-            || !self.logs_to.is_empty()
-            || !self.configs.is_empty()
-            || self.firelens
-    }
-}
-
-fn parse_can(raw: &str) -> Result<(String, String), Error> {
-    let bad = || {
-        usage("invalid-can", format!("--can {:?} is not ACTION=RESOURCE", crate::secret::sanitize_foreign(raw, 120)), "e.g. --can logs:PutLogEvents=arn:aws:logs:us-east-1:123456789012:log-group:G:log-stream:S")
-    };
-    let (action, resource) = raw.split_once('=').ok_or_else(bad)?;
-    let (action, resource) = (action.trim(), resource.trim());
-    let valid_action = action
-        .split_once(':')
-        .is_some_and(|(s, a)| !s.is_empty() && !a.is_empty() && !a.contains(':'));
-    if !valid_action || resource.is_empty() {
-        return Err(bad());
-    }
-    Ok((action.to_string(), resource.to_string()))
-}
-
-/// `--fluent-bit-metrics URL`: an explicit http(s) URL with a host (it carries no credential).
-fn parse_metrics(raw: &str) -> Result<String, Error> {
-    crate::sdk::ensure_no_userinfo(raw, "--fluent-bit-metrics")?;
-    let url = crate::http::Url::parse(raw.trim()).ok();
-    match url {
-        Some(u)
-            if matches!(u.scheme(), "http" | "https")
-                && u.host_str().is_some()
-                && u.username().is_empty()
-                && u.password().is_none() =>
-        {
-            Ok(u.to_string())
-        }
-        _ => Err(usage(
-            "invalid-fluent-bit-metrics",
-            format!(
-                "--fluent-bit-metrics {:?} is not an http(s) URL",
-                crate::secret::sanitize_foreign(raw, 120)
-            ),
-            "e.g. --fluent-bit-metrics http://127.0.0.1:2020/api/v1/metrics",
-        )),
-    }
-}
-
-/// `GROUP[:STREAM]`: group names cannot hold `:` (CloudWatch Logs' naming rules).
-fn parse_logs_to(raw: &str) -> Result<(String, String), Error> {
-    let (group, stream) = raw.trim().split_once(':').unwrap_or((raw.trim(), ""));
-    if group.is_empty() || stream.contains(':') || stream.contains('*') {
-        return Err(usage(
-            "invalid-logs-to",
-            format!(
-                "--logs-to {:?} is not GROUP[:STREAM]",
-                crate::secret::sanitize_foreign(raw, 120)
-            ),
-            "e.g. --logs-to /ecs/logs/sample-test:webapp",
-        ));
-    }
-    Ok((group.to_string(), stream.to_string()))
-}
 
 /// Who the probe runs as.
 pub struct Subject<'a> {
@@ -215,7 +50,7 @@ pub struct Subject<'a> {
 /// What the probe found: the report's `permissions` and `log_outputs`, and its codes.
 #[derive(Debug, Default)]
 pub struct Findings {
-    /// Notes for the report (`logs_health`: the age of a cached verdict).
+    /// Notes for the report (`health::logs`: the age of a cached verdict).
     pub notes: Vec<crate::notes::Note>,
     pub permissions: Vec<Permission>,
     pub outputs: Vec<LogOutput>,
@@ -968,6 +803,7 @@ pub fn log_output(
 
 #[cfg(test)]
 mod tests {
+    use super::request::{parse_can, parse_logs_to};
     use super::*;
 
     #[test]

@@ -27,33 +27,8 @@ pub const CREATE_GROUP: &str = "logs:CreateLogGroup";
 pub const RETENTION: &str = "logs:PutRetentionPolicy";
 pub const TAG: &str = "logs:TagResource";
 
-/// The Fluent Bit plugin that writes to CloudWatch Logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Plugin {
-    /// The C plugin (`cloudwatch_logs`), Fluent Bit's own.
-    #[serde(rename = "cloudwatch_logs")]
-    CloudwatchLogs,
-    /// The Go plugin (`cloudwatch`) of aws-for-fluent-bit.
-    #[serde(rename = "cloudwatch")]
-    Cloudwatch,
-}
-
-impl Plugin {
-    pub fn name(self) -> &'static str {
-        match self {
-            Plugin::CloudwatchLogs => "cloudwatch_logs",
-            Plugin::Cloudwatch => "cloudwatch",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Plugin> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "cloudwatch_logs" => Some(Plugin::CloudwatchLogs),
-            "cloudwatch" => Some(Plugin::Cloudwatch),
-            _ => None,
-        }
-    }
-}
+/// The plugin enum is plain settings data (`--plugin`); the probe matches on it.
+pub use crate::settings::Plugin;
 
 /// One log destination, as the plugin would write to it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 
 use super::aws::{self, Endpoint, Post};
 use super::verdict::{Basis, DenyReason, Permission, Verdict};
-use crate::chain::Creds;
+use crate::creds::Creds;
 use crate::http::Budget;
 use crate::secret::sanitize_foreign;
 use std::time::SystemTime;

@@ -6,9 +6,9 @@ pub mod json;
 pub mod processes;
 pub mod text;
 
-use crate::cli::Format;
 use crate::output::{self, Stream};
 use crate::report::Report;
+use crate::settings::Format;
 
 /// Writes the report in `format` to `stream`.
 pub fn emit(report: &Report, format: Format, stream: Stream) {

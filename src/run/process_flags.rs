@@ -1,4 +1,4 @@
-//! The flags of `credcheck processes` (issue 23), each a code with a message and a hint:
+//! The flags of `credcheck processes` (issue 23; the codes are `processes`'), each a code with a message and a hint:
 //! - `environment-differs`: the chain's variables differ from the main process's (names
 //!   only, never values);
 //! - `static-temporary-keys`: temporary keys (`ASIA…` with a session token) sit in the
@@ -10,24 +10,20 @@
 //! Owns: which flag a process gets and its wording. Reads no env vars of credcheck's own (the
 //! process's variables arrive in its `Env`).
 
-use super::detect::Found;
-use super::list::Proc;
-use super::minimums::{self, Feature};
 use crate::chain::{SourceType, Status};
 use crate::env::Env;
 use crate::error::Error;
 use crate::process::{Difference, Subject};
+use crate::processes::detect::Found;
+use crate::processes::list::Proc;
+use crate::processes::minimums::{self, Feature};
+pub use crate::processes::{DIFFERS, SDK_REJECTS, STATIC_KEYS, STATIC_KEYS_EXPIRED};
 use crate::report::Report;
 use crate::secret::{mask_key_id, KeyId};
 use crate::sts::Identity;
 use crate::warning::{short, Warning};
 use std::cmp::Ordering;
 use std::time::{Duration, SystemTime};
-
-pub const DIFFERS: &str = "environment-differs";
-pub const STATIC_KEYS: &str = "static-temporary-keys";
-pub const STATIC_KEYS_EXPIRED: &str = "static-temporary-keys-expired";
-pub const SDK_REJECTS: &str = "sdk-rejects-endpoint";
 
 /// An assumed role's session lasts 1 h unless asked otherwise (STS AssumeRole,
 /// `DurationSeconds`, default 3600: the AssumeRole API reference).
@@ -63,11 +59,6 @@ pub fn flags(f: &Facts<'_>, ctx: &Ctx<'_>) -> Vec<Warning> {
     out.extend(static_keys(f, ctx));
     out.extend(sdk_rejects(f));
     out
-}
-
-/// Whether a flag is a problem (the run exits 1).
-pub fn is_problem(w: &Warning) -> bool {
-    w.code == SDK_REJECTS || w.code == STATIC_KEYS_EXPIRED
 }
 
 fn label(p: &Proc) -> String {

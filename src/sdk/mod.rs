@@ -6,7 +6,9 @@
 //! Reads: AWS_REGION, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL,
 //! AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
 
-use crate::chain::profile::Profiles;
+pub mod profiles;
+pub mod shims;
+
 use crate::env::Env;
 use crate::error::Error;
 use crate::http::Budget;
@@ -20,6 +22,7 @@ use aws_smithy_http_client::tls::{
     self as smithy_tls, rustls_provider::CryptoMode, TlsContext, TrustStore,
 };
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use profiles::Profiles;
 
 pub const REGION: &str = "AWS_REGION";
 pub const DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
@@ -27,6 +30,11 @@ pub const ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
 pub const ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 pub const IGNORE_ENDPOINT_URLS: &str = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS";
 /// GetCallerIdentity needs some region; the global endpoint's is us-east-1.
+/// The web identity variables (the SDK's web identity provider reads them; `chain::web_identity`
+/// reports them).
+pub const WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
+pub const ROLE_ARN: &str = "AWS_ROLE_ARN";
+
 pub const FALLBACK_REGION: &str = "us-east-1";
 
 #[derive(Debug, Clone)]
@@ -96,17 +104,13 @@ pub fn needs_tls(env: &Env, profiles: &Profiles) -> bool {
 
 /// Whether a credential source (not STS GetCallerIdentity) may call an AWS API itself.
 pub fn may_call_aws(env: &Env, profiles: &Profiles) -> bool {
-    use crate::chain::SourceType;
+    use crate::creds::SourceType;
     let profile = matches!(
         profiles.source_type(),
         Some(SourceType::AssumeRole | SourceType::Sso | SourceType::AssumeRoleWithWebIdentity)
     );
-    let web_identity = env
-        .non_blank(crate::chain::web_identity::TOKEN_FILE)
-        .is_some()
-        && env
-            .non_blank(crate::chain::web_identity::ROLE_ARN)
-            .is_some();
+    let web_identity =
+        env.non_blank(WEB_IDENTITY_TOKEN_FILE).is_some() && env.non_blank(ROLE_ARN).is_some();
     profile || web_identity
 }
 

@@ -1,6 +1,11 @@
-//! The health check's verdict: healthy (0) or unhealthy (1), never anything else, because
+//! The health mode: the verdict, healthy (0) or unhealthy (1), never anything else, because
 //! Docker reserves 2 in HEALTHCHECK. One short line says why. No STS call unless `--sts`.
+//! Layout: `logs` (a log router's cached delivery check, handed to `run` as its
+//! `DeliveryCheck`), `cache` (the verdict cache and its state directory).
 //! Reads no env vars (CREDCHECK_MIN_TTL and friends arrive through `Settings`).
+
+pub mod cache;
+pub mod logs;
 
 use crate::probe::verdict::Delivery;
 use crate::report::Report;

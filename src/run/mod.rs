@@ -2,6 +2,9 @@
 //! call with the winner's credentials, and the report. Nothing here prints.
 //! Reads (through `Env` and the modules it calls): see `chain`, `sdk`, `tls`, `ecs_metadata`.
 
+pub mod process_flags;
+pub mod processes;
+
 use crate::chain::web_identity::{self, TokenFile};
 use crate::chain::{self, container, env_vars, imds, profile::Profiles, Ctx, Provider, Walk};
 use crate::ecs_metadata;
@@ -16,13 +19,51 @@ use crate::settings::{Mode, Settings};
 use crate::sts;
 use crate::tls::Roots;
 use crate::warning::{self, Warning};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
+
+/// A log router's delivery check that runs in place of the probe (the health mode's cached
+/// one, `health::logs::Check`): the mode above hands it in, so `run` never imports a mode.
+pub trait DeliveryCheck {
+    /// Whether it answers for these settings (else the probe runs, if asked).
+    fn applies(&self, settings: &Settings) -> bool;
+    fn check<'a>(
+        &'a self,
+        settings: &'a Settings,
+        ctx: &'a crate::probe::Ctx<'a>,
+        subject: crate::probe::Subject<'a>,
+        role: String,
+    ) -> Checked<'a>;
+}
+
+/// What a [`DeliveryCheck`] returns: the findings, later.
+pub type Checked<'a> = Pin<Box<dyn Future<Output = crate::probe::Findings> + 'a>>;
+
+/// No delivery check: every mode but the health check, and `processes`' walks.
+pub struct NoDeliveryCheck;
+
+impl DeliveryCheck for NoDeliveryCheck {
+    fn applies(&self, _: &Settings) -> bool {
+        false
+    }
+
+    fn check<'a>(
+        &'a self,
+        _: &'a Settings,
+        _: &'a crate::probe::Ctx<'a>,
+        _: crate::probe::Subject<'a>,
+        _: String,
+    ) -> Checked<'a> {
+        Box::pin(std::future::ready(crate::probe::Findings::default()))
+    }
+}
 
 /// Slack between the inner per-step bounds and the hard stop, well inside the 250 ms promise.
 const HARD_STOP_SLACK: Duration = Duration::from_millis(100);
 
 /// `own` is credcheck's environment; under `--pid` the chain is walked with the process's.
-pub async fn run(settings: &Settings, own: &Env) -> Report {
+pub async fn run(settings: &Settings, own: &Env, delivery: &dyn DeliveryCheck) -> Report {
     let budget = Budget::new(settings.deadline, settings.timeout);
     env_vars::register_secrets(own);
     if settings.mode == Mode::Processes {
@@ -37,11 +78,12 @@ pub async fn run(settings: &Settings, own: &Env) -> Report {
         .map(|(subject, env)| process::keep_imds_off(own, env, subject));
     let env = walked.as_ref().map_or(own, |(env, _)| env);
     let hard_stop = settings.deadline + HARD_STOP_SLACK;
-    let mut report = match tokio::time::timeout(hard_stop, gather(settings, env, budget)).await {
-        Ok(Ok(report)) => report,
-        Ok(Err(error)) => failed(settings, env, error, budget),
-        Err(_) => failed(settings, env, deadline_error(settings.deadline), budget),
-    };
+    let mut report =
+        match tokio::time::timeout(hard_stop, gather(settings, env, budget, delivery)).await {
+            Ok(Ok(report)) => report,
+            Ok(Err(error)) => failed(settings, env, error, budget),
+            Err(_) => failed(settings, env, deadline_error(settings.deadline), budget),
+        };
     report
         .warnings
         .extend(walked.and_then(|(_, warning)| warning));
@@ -55,7 +97,7 @@ pub async fn run(settings: &Settings, own: &Env) -> Report {
 /// `credcheck processes`, bounded by the same hard stop as a walk.
 async fn processes(settings: &Settings, own: &Env, budget: Budget) -> Report {
     let hard_stop = settings.deadline + HARD_STOP_SLACK;
-    let run = crate::processes::run(settings, own, budget);
+    let run = processes::run(settings, own, budget);
     match tokio::time::timeout(hard_stop, run).await {
         Ok(Ok(report)) => report,
         Ok(Err(error)) => failed(settings, own, error, budget),
@@ -105,8 +147,13 @@ pub fn failed(settings: &Settings, env: &Env, error: Error, budget: Budget) -> R
     report
 }
 
-async fn gather(settings: &Settings, env: &Env, budget: Budget) -> Result<Report, Error> {
-    gather_with_creds(settings, env, budget)
+async fn gather(
+    settings: &Settings,
+    env: &Env,
+    budget: Budget,
+    delivery: &dyn DeliveryCheck,
+) -> Result<Report, Error> {
+    gather_with_creds(settings, env, budget, delivery)
         .await
         .map(|(report, _)| report)
 }
@@ -123,7 +170,7 @@ pub async fn walk_only(
     let mut quiet = settings.clone();
     quiet.sts = false;
     quiet.probe = crate::probe::Request::default();
-    match gather_with_creds(&quiet, env, budget).await {
+    match gather_with_creds(&quiet, env, budget, &NoDeliveryCheck).await {
         Ok(done) => done,
         Err(error) => (failed(&quiet, env, error, budget), None),
     }
@@ -150,6 +197,7 @@ async fn gather_with_creds(
     settings: &Settings,
     env: &Env,
     budget: Budget,
+    delivery: &dyn DeliveryCheck,
 ) -> Result<(Report, Option<chain::Creds>), Error> {
     env_vars::register_secrets(env);
     let profiles = Profiles::load(env).await;
@@ -196,7 +244,7 @@ async fn gather_with_creds(
     };
     let (walk, context) = tokio::join!(chain::walk(&ctx), context_fetch);
     sdk.region = region(&walk, sdk.region.take());
-    let want_sts = settings.sts || probe_needs_sts(settings, &walk);
+    let want_sts = settings.sts || probe_needs_sts(settings, &walk, delivery);
     let sts = match (&walk.winner, want_sts) {
         (Some((_, resolved)), true) => {
             Some(sts::caller_identity(&sdk, &resolved.creds, &budget).await)
@@ -225,7 +273,8 @@ async fn gather_with_creds(
         elapsed: budget.elapsed(),
     });
     if let (true, Some(creds)) = (settings.probe.is_active(), winner.as_ref()) {
-        let findings = probe(settings, env, &report, creds, &budget, &endpoints).await;
+        let place = (&budget, &endpoints);
+        let findings = probe(settings, env, &report, creds, place, delivery).await;
         report.add_probe(findings);
         report.elapsed_ms = budget.elapsed().as_millis() as u64;
     }
@@ -233,7 +282,7 @@ async fn gather_with_creds(
 }
 
 /// The probe needs the account; STS is asked when the source did not name it.
-fn probe_needs_sts(settings: &Settings, walk: &Walk) -> bool {
+fn probe_needs_sts(settings: &Settings, walk: &Walk, delivery: &dyn DeliveryCheck) -> bool {
     let named = walk.winner.as_ref().is_some_and(|(_, r)| {
         r.account_id.is_some()
             || r.role_arn
@@ -241,7 +290,7 @@ fn probe_needs_sts(settings: &Settings, walk: &Walk) -> bool {
                 .is_some_and(|a| a.split(':').nth(4).is_some_and(|x| !x.is_empty()))
     });
     // The cached health check must not add an STS call per run (issue 16).
-    settings.probe.is_active() && !named && !crate::logs_health::applies(settings)
+    settings.probe.is_active() && !named && !delivery.applies(settings)
 }
 
 /// The permission probe, with the winner's credentials (`probe`).
@@ -250,8 +299,8 @@ async fn probe(
     env: &Env,
     report: &Report,
     creds: &chain::Creds,
-    budget: &Budget,
-    metadata: &crate::http::Client,
+    (budget, metadata): (&Budget, &crate::http::Client),
+    delivery: &dyn DeliveryCheck,
 ) -> crate::probe::Findings {
     let client =
         match Roots::load(env).and_then(|r| http::endpoint_client(Some(&r), settings.timeout)) {
@@ -299,12 +348,11 @@ async fn probe(
         metadata,
         task: task.as_ref(),
     };
-    if crate::logs_health::applies(settings) {
+    if delivery.applies(settings) {
         let role = report.role_arn.clone();
         let role = role.or_else(|| report.identity.as_ref().map(|i| i.arn.clone()));
         let role = role.unwrap_or_else(|| "unknown".into());
-        let who = crate::logs_health::Who { subject, role };
-        return crate::logs_health::run(settings, &ctx, who).await;
+        return delivery.check(settings, &ctx, subject, role).await;
     }
     crate::probe::run(&settings.probe, &ctx, subject).await
 }

@@ -1,6 +1,6 @@
 //! `credcheck health --logs-to GROUP:STREAM`, `--fluent-bit-config PATH` or `--firelens` at fleet scale
-//! (issues 16 and 20): the logs verdict is cached per key in the state dir (`verdict_cache`
-//! decides when). A key with no trusted verdict gets the full probe (exactly the actions the
+//! (issues 16 and 20): the logs verdict is cached per key in the state dir (`cache`
+//! decides when). `run` calls it through [`Check`], its `DeliveryCheck`. A key with no trusted verdict gets the full probe (exactly the actions the
 //! plugin will call, each sent in its harmless form, with the output's own transport). Only a
 //! definite verdict is stored: deliverable, or blocked (a denial, or a config that cannot
 //! work). An unverified verdict, a transient failure (5xx, timeout, refused connection) or a
@@ -12,13 +12,13 @@
 //! a fleet's health checks (README, "Scale").
 //! Reads (through `Env`): `XDG_RUNTIME_DIR`; the endpoint variables through `probe::aws`.
 
+use super::cache::{self, AfterRefresh, Distrust, Entry, Key, Loaded, Step};
 use crate::error::Error;
 use crate::notes::Note;
 use crate::probe::plan::{self, Answer, Call, Existence, Target};
 use crate::probe::verdict::{Basis, Delivery, Permission, Verdict};
 use crate::probe::{self, aws, logs, Ctx, Findings, Request, Subject};
 use crate::settings::Settings;
-use crate::verdict_cache::{self as cache, AfterRefresh, Distrust, Entry, Key, Loaded, Step};
 use crate::warning::Warning;
 use std::time::{Duration, SystemTime};
 
@@ -41,6 +41,25 @@ pub fn applies(settings: &Settings) -> bool {
         && r.logs_to.iter().all(|(_, stream)| !stream.is_empty())
         && r.can.is_empty()
         && !r.simulate
+}
+
+/// The cached check, as `run` calls it: gathering never imports a mode.
+pub struct Check;
+
+impl crate::run::DeliveryCheck for Check {
+    fn applies(&self, settings: &Settings) -> bool {
+        applies(settings)
+    }
+
+    fn check<'a>(
+        &'a self,
+        settings: &'a Settings,
+        ctx: &'a Ctx<'a>,
+        subject: Subject<'a>,
+        role: String,
+    ) -> crate::run::Checked<'a> {
+        Box::pin(run(settings, ctx, Who { subject, role }))
+    }
 }
 
 /// Who the probe runs as (a full probe is built again from it for one target), and the role
@@ -122,7 +141,7 @@ fn key(who: &Who<'_>, t: &Target) -> Key {
 }
 
 /// One target: the router's counters when they prove delivery (no AWS call), else the
-/// stored verdict, its refresh, or the full probe (`verdict_cache` decides).
+/// stored verdict, its refresh, or the full probe (`cache` decides).
 async fn one(run: &Run<'_>, t: &Target, f: &mut Findings) {
     let (ctx, who, state) = (run.ctx, run.who, run.state);
     let key = key(who, t);
