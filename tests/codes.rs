@@ -303,7 +303,7 @@ fn tokens(src: &str) -> Vec<Tok> {
                 i += 1;
             }
         } else if let Some(p) = PUNCT2.iter().find(|p| s[i..].starts_with(&chars(p))) {
-            out.push(Punct(*p));
+            out.push(Punct(p));
             i += 2;
         } else {
             let at = PUNCT1.find(c);
