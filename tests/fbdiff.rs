@@ -324,8 +324,8 @@ fn cases() -> Vec<Case> {
             https_endpoint: true,
             ..Case::seed("32 endpoint https://localhost (scheme stripped) and port")
         },
-        // README, FireLens: a bare `log-group:G` covers neither the group's nor its streams'
-        // ARNs.
+        // docs/codes.md, `logs-delivery-denied` (allow it on `…:log-group:G:*`): a bare
+        // `log-group:G` covers neither the group's nor its streams' ARNs.
         Case::seed("33 policy on the bare log-group:G ARN (no :*)")
             .policy(vec![allow(&SEED, &[&format!("{ARN}{G}")])])
             .refused(BLOCKED, BLOCKED),

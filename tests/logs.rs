@@ -1,7 +1,7 @@
 //! The permission probe end to end (issue 14): the built binary against the ECS credentials
 //! fake (`support::peer`) and the CloudWatch Logs / IAM fake (`support::logs`), on loopback.
 //! Every run checks: no canary secret in the output (`TestCmd::run`), every code shown is
-//! documented in the README, and the fake saw nothing that changes the account (no Create*
+//! documented in docs/codes.md, and the fake saw nothing that changes the account (no Create*
 //! on a missing name, no retention or tagging call, no event stored).
 
 use crate::support::logs::{self as fake, DenySource, Fake, Fault, Simulator};
@@ -104,14 +104,14 @@ impl Peers {
 }
 
 fn assert_documented(v: &Value) {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/codes.md"))
+        .expect("docs/codes.md");
     for field in ["errors", "warnings"] {
         for c in v[field].as_array().unwrap() {
             let code = c["code"].as_str().unwrap();
             assert!(
-                readme.contains(&format!("`{code}`")),
-                "the README does not document {code}"
+                doc.contains(&format!("`{code}`")),
+                "docs/codes.md does not document {code}"
             );
         }
     }

@@ -1,7 +1,8 @@
 //! Checks on the project's own claims (`tests/cli.rs` has `mod meta;`):
 //! - the MSRV: `rust-version` in Cargo.toml is not below the highest `rust_version` any crate
 //!   in the graph declares (`cargo metadata --offline`; scripts/test has run `cargo fetch`);
-//! - the shell examples in README.md and docker/README.md: each command that can run offline
+//! - the shell examples in README.md, docker/README.md and every docs/*.md (the reference the
+//!   README links to, where most examples now live): each command that can run offline
 //!   (it starts with `credcheck`) runs against the built binary through `/bin/sh -c`, with a
 //!   cleared environment (IMDS disabled, empty HOME), inside a new network namespace with no
 //!   interface up (`unshare --net`, root), so no example can reach any endpoint whatever it
@@ -17,10 +18,10 @@ use crate::support::{self, TestCmd};
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
-/// Files whose shell examples are checked.
+/// Files whose shell examples are checked: these, and every `docs/*.md` ([`docs`]).
 const DOCS: [&str; 2] = ["README.md", "docker/README.md"];
 
-/// Commands the README shows that this test does not run: (prefix, why). Each entry must
+/// Commands the docs show that this test does not run: (prefix, why). Each entry must
 /// still match a command in the docs, so a stale entry fails too.
 const NOT_RUN: &[(&str, &str)] = &[
     (
@@ -142,7 +143,8 @@ fn readme_shell_examples_run_offline() {
     .expect("symlink credcheck");
     let mut ran = 0;
     let mut used = vec![false; NOT_RUN.len()];
-    for doc in DOCS {
+    let docs = docs();
+    for doc in &docs {
         for (line, command) in shell_commands(&read(doc)) {
             let place = format!("{doc}:{line}");
             let listed = NOT_RUN
@@ -168,12 +170,13 @@ fn readme_shell_examples_run_offline() {
         );
     }
     support::say!(
-        "README shell examples: {ran} run, {} listed as not runnable",
+        "shell examples of {} docs: {ran} run, {} listed as not runnable",
+        docs.len(),
         NOT_RUN.len()
     );
     assert!(
         ran >= 3,
-        "expected the README's credcheck examples to run, ran {ran}"
+        "expected the docs' credcheck examples to run, ran {ran}"
     );
 }
 
@@ -303,6 +306,24 @@ fn program(command: &str) -> &str {
         .split_whitespace()
         .find(|w| !w.contains('='))
         .unwrap_or("")
+}
+
+/// [`DOCS`], then every `docs/*.md` in name order: a doc added there is checked too.
+fn docs() -> Vec<String> {
+    let dir = Path::new(MANIFEST_DIR).join("docs");
+    let mut more: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("docs/ entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    more.sort();
+    DOCS.iter().map(|d| d.to_string()).chain(more).collect()
 }
 
 fn read(relative: &str) -> String {

@@ -1,6 +1,6 @@
 //! The JSON report's schema, as a test: the report must deserialise into these structs, which
 //! deny unknown fields (ripgrep's approach). A field added to or renamed in `src/report.rs`
-//! without updating the README's schema table and this file fails here.
+//! without updating the schema table in docs/usage.md and this file fails here.
 
 use serde::Deserialize;
 use serde_json::Value;
