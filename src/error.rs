@@ -5,7 +5,7 @@
 use serde::Serialize;
 use std::fmt;
 
-/// Documented exit codes (README, "Exit codes").
+/// Documented exit codes (docs/usage.md, "Exit codes").
 pub mod exit {
     pub const OK: i32 = 0;
     pub const PROBLEM: i32 = 1;

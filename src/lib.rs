@@ -2,7 +2,8 @@
 //! do they work, and who am I? Without ever printing a secret.
 //!
 //! The flow: `cli` → `settings` → `run` (the `chain` walk, `sts`, `ecs_metadata`) →
-//! `report` → `render` → exit code (or `health`'s verdict, or `wrap`'s exec).
+//! `report` → `finish` (`render`, or `health`'s verdict, or `wrap`'s exec) → exit code.
+//! The layers, and the test that keeps imports running down them: docs/architecture.md.
 #![forbid(unsafe_code)]
 
 pub mod chain;

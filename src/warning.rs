@@ -1,6 +1,6 @@
 //! Warnings: things that do not stop credentials from resolving but explain, or foretell, a
-//! failure. Each has a stable kebab-case code, one line of message and one of hint (README,
-//! "Troubleshooting"). All are derived from data already gathered: no I/O here.
+//! failure. Each has a stable kebab-case code, one line of message and one of hint
+//! (docs/codes.md, "Warnings"). All are derived from data already gathered: no I/O here.
 //! Reads (through `Env`): AWS_PROFILE, LOG_SENSITIVE_BODIES, HTTP(S)_PROXY, ALL_PROXY, NO_PROXY
 //! (either case), plus the variables named by each check.
 

@@ -9,7 +9,7 @@
 //! PutLogEvents: the same answer keeps it, a different one runs the full probe again; a
 //! throttled or failed refresh keeps the last verdict. DescribeLogStreams and Create* are
 //! never sent on the refresh path, since their quotas (5 and 50 TPS per account) cannot carry
-//! a fleet's health checks (README, "Scale").
+//! a fleet's health checks (docs/scale.md).
 //! Reads (through `Env`): `XDG_RUNTIME_DIR`; the endpoint variables through `probe::aws`.
 
 use super::cache::{self, AfterRefresh, Distrust, Entry, Key, Loaded, Step};

@@ -1,5 +1,5 @@
-//! One JSON line per report (schema in the README, `schema_version` 2). Serialising,
-//! scrubbing and escaping happen in `output::render_json`, the one JSON writer.
+//! One JSON line per report (schema in docs/usage.md, "JSON report": `schema_version` 3).
+//! Serialising, scrubbing and escaping happen in `output::render_json`, the one JSON writer.
 
 use crate::report::Report;
 

@@ -23,7 +23,7 @@
 //!
 //! What passes:
 //! - `Ok`: the selected provider and `source` are the ones in [`TABLE`]; `access_key_id` is the
-//!   expected id masked as `src/secret.rs` masks it (`ASIA…WXYZ`; an id not shaped like one,
+//!   expected id masked as `src/secret/mod.rs` masks it (`ASIA…WXYZ`; an id not shaped like one,
 //!   such as test-data's 12-character `ASIARCORRECT`, shows `****`, so there the source and
 //!   provider carry the check); `ok` is true with no errors, except that credentials whose recorded expiry is in
 //!   the past (aws-config's tests pin the clock, credcheck reads the real one) must give exactly
