@@ -52,7 +52,10 @@ fn modules_import_only_down_the_layers_and_never_in_a_cycle() {
     problems.extend(
         cycles(&graph)
             .into_iter()
-            .map(|c| format!("cycle: {}", c.join(" → "))),
+            .map(|c| match c[0].ends_with(':') {
+                true => format!("cycle: {} {}", c[0], c[1..].join(", ")),
+                false => format!("cycle: {}", c.join(" → ")),
+            }),
     );
     assert!(
         problems.is_empty(),
@@ -285,23 +288,37 @@ fn upward(graph: &Graph) -> Vec<String> {
     out
 }
 
-/// One cycle per strongly connected component of two or more modules, as a path that ends
-/// where it starts (the shortest back to its first module, found breadth-first).
+/// The cycles of each strongly connected component of two or more modules: the shortest one
+/// back to each member (found breadth-first), each named once, then the component itself.
 fn cycles(graph: &Graph) -> Vec<Vec<String>> {
-    let mut out = Vec::new();
+    let mut out: Vec<Vec<String>> = Vec::new();
     let mut seen = BTreeSet::new();
     for start in graph.keys() {
         if seen.contains(start) {
             continue;
         }
-        let component: BTreeSet<String> = graph
+        let component: Vec<String> = graph
             .keys()
             .filter(|m| reaches(graph, start, m) && reaches(graph, m, start))
             .cloned()
             .collect();
         seen.extend(component.iter().cloned());
-        if component.len() > 1 {
-            out.push(shortest_cycle(graph, start));
+        if component.len() < 2 {
+            continue;
+        }
+        let mut named: Vec<BTreeSet<String>> = Vec::new();
+        for member in &component {
+            let cycle = shortest_cycle(graph, member);
+            let key: BTreeSet<String> = cycle.iter().cloned().collect();
+            if !named.contains(&key) {
+                named.push(key);
+                out.push(cycle);
+            }
+        }
+        if named.len() > 1 {
+            let mut all = component.clone();
+            all.insert(0, format!("{} modules reach each other:", component.len()));
+            out.push(all);
         }
     }
     out
