@@ -4,6 +4,8 @@
 //! The flow: `cli` → `settings` → `run` (the `chain` walk, `sts`, `ecs_metadata`) →
 //! `report` → `finish` (`render`, or `health`'s verdict, or `wrap`'s exec) → exit code.
 //! The layers, and the test that keeps imports running down them: docs/architecture.md.
+//! Reads: the process's environment, once (`env::Env::from_process`); every module below
+//! reads its variables through that `Env`.
 #![forbid(unsafe_code)]
 
 pub mod chain;

@@ -1,4 +1,5 @@
 //! The `credcheck` binary: everything lives in the library so tests and examples share it.
+//! Reads no env vars itself.
 #![forbid(unsafe_code)]
 
 fn main() {

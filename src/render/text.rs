@@ -1,6 +1,7 @@
 //! The human report: a summary block, the providers in chain order, then warnings, notes and
 //! errors, each with its hint. Aligned for `docker logs` and ECS Exec; no colour codes.
 //! It returns lines; `output` escapes and scrubs each one, so a field can never add a line.
+//! Reads no env vars.
 
 use crate::duration::human;
 use crate::report::Report;
